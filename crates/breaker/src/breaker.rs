@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     pub(crate) me: std::sync::Weak<Shared>,
     pub(crate) name: Arc<str>,
     pub(crate) config: BreakerConfig,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     /// Times are kept as nanoseconds since this instant, so they fit in atomics.
     epoch: Instant,
     /// Read on every call; written only on transitions and by half-open probes.
@@ -292,7 +292,9 @@ impl Breaker {
     /// dropped by a panic counts as a failure.
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, NotPermitted> {
-        self.shared.acquire().map(|token| Permit::new(&self.shared, token))
+        self.shared
+            .acquire()
+            .map(|token| Permit::new(&self.shared, token))
     }
 
     /// Runs `f` if the breaker permits it, counting `Err` as a failure.
@@ -549,9 +551,11 @@ impl Shared {
             PermitKind::Untracked => {}
             PermitKind::Probe => self.complete_probe(token, outcome, elapsed),
             PermitKind::Tracked => {
-                let elapsed = elapsed.or_else(|| token
-                    .started
-                    .map(|s| self.clock.now().saturating_duration_since(s)));
+                let elapsed = elapsed.or_else(|| {
+                    token
+                        .started
+                        .map(|s| self.clock.now().saturating_duration_since(s))
+                });
                 let slow = self.is_slow(elapsed);
                 match outcome {
                     Outcome::Ignored => self.count_ignored(),
@@ -679,7 +683,13 @@ impl Shared {
 
     /// The slow path for a closed or metrics-only outcome: into the window, then judged.
     #[cold]
-    fn record_tracked(&self, generation: u32, failure: bool, slow: bool, elapsed: Option<Duration>) {
+    fn record_tracked(
+        &self,
+        generation: u32,
+        failure: bool,
+        slow: bool,
+        elapsed: Option<Duration>,
+    ) {
         let now = self.clock.now();
         let mut events = Events::default();
         events.push(Self::outcome_event(failure, elapsed));
@@ -706,12 +716,18 @@ impl Shared {
         let verdict = core.window.verdict(&self.config);
         let tally = core.window.tally();
         let newly = |now: bool, before: bool| now && !before;
-        if newly(verdict.failure_rate_exceeded, core.last_verdict.failure_rate_exceeded) {
+        if newly(
+            verdict.failure_rate_exceeded,
+            core.last_verdict.failure_rate_exceeded,
+        ) {
             events.push(EventKind::FailureRateExceeded {
                 rate: tally.failure_rate().unwrap_or(0.0),
             });
         }
-        if newly(verdict.slow_call_rate_exceeded, core.last_verdict.slow_call_rate_exceeded) {
+        if newly(
+            verdict.slow_call_rate_exceeded,
+            core.last_verdict.slow_call_rate_exceeded,
+        ) {
             events.push(EventKind::SlowCallRateExceeded {
                 rate: tally.slow_call_rate().unwrap_or(0.0),
             });
@@ -831,7 +847,10 @@ impl Shared {
         match to {
             State::Open => {
                 core.consecutive_opens = core.consecutive_opens.saturating_add(1);
-                let open_for = self.config.open_duration.for_opening(core.consecutive_opens);
+                let open_for = self
+                    .config
+                    .open_duration
+                    .for_opening(core.consecutive_opens);
                 let until = now_nanos
                     .saturating_add(u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX));
                 self.open_until.store(until, Ordering::Relaxed);
@@ -868,7 +887,11 @@ impl Shared {
                 }
             }
         }
-        let second = if self.time_based { self.second_of(now) } else { 0 };
+        let second = if self.time_based {
+            self.second_of(now)
+        } else {
+            0
+        };
         self.update_batch_tag(core, next, second);
         let from_state = from.state();
         metric!(self, state(to));

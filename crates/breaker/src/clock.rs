@@ -16,17 +16,30 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Instant;
+
+    /// Whether this clock keeps pace with the system's monotonic clock. Only such breakers are
+    /// served by the background thread that makes automatic transitions on time; a breaker
+    /// on a clock that does not (a [`ManualClock`]) makes them when its state is next read.
+    fn follows_system_time(&self) -> bool {
+        true
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> Instant {
         (**self).now()
     }
+    fn follows_system_time(&self) -> bool {
+        (**self).follows_system_time()
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Box<C> {
     fn now(&self) -> Instant {
         (**self).now()
+    }
+    fn follows_system_time(&self) -> bool {
+        (**self).follows_system_time()
     }
 }
 
@@ -98,5 +111,9 @@ impl fmt::Debug for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         self.base + self.elapsed()
+    }
+
+    fn follows_system_time(&self) -> bool {
+        false
     }
 }

@@ -388,7 +388,10 @@ mod tests {
     use super::*;
 
     fn field_of(builder: BreakerConfigBuilder) -> &'static str {
-        builder.build().expect_err("config should be refused").field()
+        builder
+            .build()
+            .expect_err("config should be refused")
+            .field()
     }
 
     #[test]
@@ -399,27 +402,48 @@ mod tests {
         assert_eq!(config.sliding_window(), SlidingWindow::Count(100));
         assert_eq!(config.minimum_calls(), 100);
         assert_eq!(config.permitted_calls_in_half_open(), 10);
-        assert_eq!(config.open_duration().for_opening(1), Duration::from_secs(60));
+        assert_eq!(
+            config.open_duration().for_opening(1),
+            Duration::from_secs(60)
+        );
         assert!(!config.automatic_half_open());
     }
 
     #[test]
     fn every_bad_setting_names_its_field() {
         let b = BreakerConfig::builder;
-        assert_eq!(field_of(b().failure_rate_threshold(0.0)), "failure_rate_threshold");
-        assert_eq!(field_of(b().failure_rate_threshold(100.5)), "failure_rate_threshold");
-        assert_eq!(field_of(b().failure_rate_threshold(f64::NAN)), "failure_rate_threshold");
-        assert_eq!(field_of(b().slow_call_rate_threshold(-1.0)), "slow_call_rate_threshold");
+        assert_eq!(
+            field_of(b().failure_rate_threshold(0.0)),
+            "failure_rate_threshold"
+        );
+        assert_eq!(
+            field_of(b().failure_rate_threshold(100.5)),
+            "failure_rate_threshold"
+        );
+        assert_eq!(
+            field_of(b().failure_rate_threshold(f64::NAN)),
+            "failure_rate_threshold"
+        );
+        assert_eq!(
+            field_of(b().slow_call_rate_threshold(-1.0)),
+            "slow_call_rate_threshold"
+        );
         assert_eq!(
             field_of(b().slow_call_duration_threshold(Duration::ZERO)),
             "slow_call_duration_threshold"
         );
-        assert_eq!(field_of(b().sliding_window(SlidingWindow::count(0))), "sliding_window");
+        assert_eq!(
+            field_of(b().sliding_window(SlidingWindow::count(0))),
+            "sliding_window"
+        );
         assert_eq!(
             field_of(b().sliding_window(SlidingWindow::count(MAX_COUNT_WINDOW + 1))),
             "sliding_window"
         );
-        assert_eq!(field_of(b().sliding_window(SlidingWindow::seconds(0))), "sliding_window");
+        assert_eq!(
+            field_of(b().sliding_window(SlidingWindow::seconds(0))),
+            "sliding_window"
+        );
         assert_eq!(
             field_of(b().sliding_window(SlidingWindow::Time(Duration::from_millis(1500)))),
             "sliding_window"
@@ -429,7 +453,10 @@ mod tests {
             "sliding_window"
         );
         assert_eq!(
-            field_of(b().sliding_window(SlidingWindow::count(10)).minimum_calls(11)),
+            field_of(
+                b().sliding_window(SlidingWindow::count(10))
+                    .minimum_calls(11)
+            ),
             "minimum_calls"
         );
         assert_eq!(field_of(b().minimum_calls(0)), "minimum_calls");

@@ -59,12 +59,8 @@ pub(crate) struct Handles {
 impl Handles {
     pub(crate) fn new(name: &std::sync::Arc<str>) -> Self {
         let breaker = name.to_string();
-        let calls = |outcome: &'static str| {
-            counter!(names::CALLS, "breaker" => breaker.clone(), "outcome" => outcome)
-        };
-        let slow = |outcome: &'static str| {
-            counter!(names::SLOW_CALLS, "breaker" => breaker.clone(), "outcome" => outcome)
-        };
+        let calls = |outcome: &'static str| counter!(names::CALLS, "breaker" => breaker.clone(), "outcome" => outcome);
+        let slow = |outcome: &'static str| counter!(names::SLOW_CALLS, "breaker" => breaker.clone(), "outcome" => outcome);
         Handles {
             name: name.clone(),
             success: calls("success"),

@@ -146,7 +146,8 @@ impl OwnedPermit {
 
     /// Whether this permit holds one of the half-open probe slots.
     pub fn is_probe(&self) -> bool {
-        self.token.is_some_and(|token| token.kind == PermitKind::Probe)
+        self.token
+            .is_some_and(|token| token.kind == PermitKind::Probe)
     }
 }
 

@@ -126,7 +126,10 @@ impl Word {
     }
 
     pub(crate) const fn with_probes_taken(self, taken: u16) -> Word {
-        Word((self.0 & !(Self::PROBES_MASK << Self::PROBES_SHIFT)) | ((taken as u64) << Self::PROBES_SHIFT))
+        Word(
+            (self.0 & !(Self::PROBES_MASK << Self::PROBES_SHIFT))
+                | ((taken as u64) << Self::PROBES_SHIFT),
+        )
     }
 
     /// The word for the next state: a new generation with no probes taken.

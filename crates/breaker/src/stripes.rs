@@ -104,12 +104,8 @@ impl Stripes {
                 // Successes of another generation or second: hand them over, start afresh.
                 (tag.0 | 1, Some((held_tag, held)))
             };
-            match pending.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match pending.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return handed_over,
                 Err(actual) => current = actual,
             }
@@ -120,7 +116,11 @@ impl Stripes {
     #[inline]
     fn bump(counter: &AtomicU64) -> u64 {
         let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-        if n >= BATCH { counter.swap(0, Ordering::Relaxed) } else { 0 }
+        if n >= BATCH {
+            counter.swap(0, Ordering::Relaxed)
+        } else {
+            0
+        }
     }
 
     /// Counts a rejected call; returns a count to publish once a batch is full.

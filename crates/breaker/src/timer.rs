@@ -82,7 +82,10 @@ mod thread {
                         .0;
                 }
                 None => {
-                    queue = timer.wake.wait(queue).unwrap_or_else(PoisonError::into_inner);
+                    queue = timer
+                        .wake
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
             }
         }
@@ -102,10 +105,14 @@ mod thread {
     }
 }
 
-/// Schedules a poll of `shared` for when the state it is in falls due, if it does.
+/// Schedules a poll of `shared` for when the state it is in falls due, if it does and its clock
+/// keeps pace with the system's.
 pub(crate) fn schedule_if_due(shared: &Shared) {
     #[cfg(not(loom))]
     {
+        if !shared.clock.follows_system_time() {
+            return;
+        }
         if let Some(due) = shared.next_due() {
             let at = std::time::Instant::now() + shared.until(due);
             thread::schedule(at, shared.me.clone());

@@ -23,10 +23,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::Breaker;
 use crate::classify::{Classifier, ErrIsFailure};
 use crate::error::{CallError, NotPermitted};
 use crate::permit::OwnedPermit;
-use crate::Breaker;
 
 /// Wraps services in a [`BreakerService`] that shares one breaker.
 #[derive(Debug, Clone)]

@@ -339,7 +339,11 @@ mod tests {
                 let count = (seed >> 8) % 150 + 1;
                 window.push(failure, slow, count);
                 outcomes.extend(std::iter::repeat_n((failure, slow), count as usize));
-                assert_eq!(window.tally, model_tally(&outcomes, size as usize), "size {size}");
+                assert_eq!(
+                    window.tally,
+                    model_tally(&outcomes, size as usize),
+                    "size {size}"
+                );
             }
         }
     }
@@ -352,7 +356,14 @@ mod tests {
         window.record(12, false, true, 1);
         assert_eq!(window.tally.calls, 8);
         window.advance(13);
-        assert_eq!(window.tally, Tally { calls: 6, failures: 0, slow: 1 });
+        assert_eq!(
+            window.tally,
+            Tally {
+                calls: 6,
+                failures: 0,
+                slow: 1
+            }
+        );
         window.record(11, true, false, 1);
         assert_eq!(window.tally.failures, 1);
         // Older than the window: dropped.
