@@ -733,8 +733,10 @@ impl Shared {
             });
         }
         core.last_verdict = verdict;
-        let judged = tally.calls >= u64::from(self.config.minimum_calls);
-        metric!(self, window(&tally, judged));
+        metric!(
+            self,
+            window(&tally, tally.calls >= u64::from(self.config.minimum_calls))
+        );
         if word.state() == State::Closed && verdict.exceeded() {
             self.transition_locked(core, word, State::Open, now, events);
         }
@@ -958,6 +960,10 @@ impl Shared {
     }
 
     /// How long from now, by this breaker's clock, until `at`.
+    #[cfg_attr(
+        loom,
+        allow(dead_code, reason = "the timer thread is compiled out under loom")
+    )]
     pub(crate) fn until(&self, at: Instant) -> Duration {
         at.saturating_duration_since(self.clock.now())
     }

@@ -5,6 +5,11 @@
 //! their states, their permit decisions and the retry-after they report must agree, and now and
 //! then their window counts too. The model keeps every outcome in a plain list and recomputes
 //! everything from scratch; it shares no code with the crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly"
+)]
 
 use std::collections::VecDeque;
 use std::time::Duration;
