@@ -61,7 +61,8 @@ pub struct Breaker {
 pub(crate) struct Shared {
     /// A weak handle to this very breaker, for the timer thread.
     pub(crate) me: std::sync::Weak<Shared>,
-    pub(crate) name: Arc<str>,
+    /// Behind a thin pointer, so that a rejection carrying it stays small.
+    pub(crate) name: Arc<Box<str>>,
     pub(crate) config: BreakerConfig,
     pub(crate) clock: Arc<dyn Clock>,
     /// Times are kept as nanoseconds since this instant, so they fit in atomics.
@@ -74,12 +75,18 @@ pub(crate) struct Shared {
     /// `u64::MAX` for never).
     half_open_until: AtomicU64,
     stripes: Stripes,
-    core: Mutex<Core>,
+    /// Padded: the lock word is written on every fold, and must not evict the fields every
+    /// call reads.
+    core: CachePadded<Mutex<Core>>,
     listeners: Box<[Arc<dyn Listener>]>,
     /// Whether outcomes are timed (a slow-call threshold is set).
     timed: bool,
+    /// Neither timed, nor placed by the second, nor reported to a listener: a fast success
+    /// then needs no clock read at all.
+    untimed_and_silent: bool,
     time_based: bool,
-    totals: Totals,
+    /// Padded for the same reason as `core`.
+    totals: CachePadded<Totals>,
     #[cfg(feature = "metrics")]
     metrics: crate::metrics::Handles,
 }
@@ -142,6 +149,14 @@ pub struct MetricsSnapshot {
     pub not_permitted_total: u64,
 }
 
+/// Why a call was refused, before the breaker's name is attached. Two words, so that the
+/// result of [`Shared::acquire`] travels in registers rather than through the stack.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rejection {
+    retry_after_nanos: u64,
+    state: State,
+}
+
 /// Up to this many events come out of one slow-path step (an outcome, its rate crossing and a
 /// transition).
 const MAX_STEP_EVENTS: usize = 4;
@@ -166,7 +181,7 @@ impl Events {
 /// Builds a [`Breaker`].
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct BreakerBuilder {
-    name: Arc<str>,
+    name: Box<str>,
     config: BreakerConfig,
     clock: Arc<dyn Clock>,
     listeners: Vec<Arc<dyn Listener>>,
@@ -219,8 +234,11 @@ impl BreakerBuilder {
             me: me.clone(),
             #[cfg(feature = "metrics")]
             metrics: crate::metrics::Handles::new(&self.name),
-            name: self.name,
+            name: Arc::new(self.name),
             timed: config.slow_call_duration_threshold.is_some(),
+            untimed_and_silent: config.slow_call_duration_threshold.is_none()
+                && !time_based
+                && self.listeners.is_empty(),
             time_based,
             clock,
             epoch,
@@ -231,14 +249,14 @@ impl BreakerBuilder {
             open_until: AtomicU64::new(0),
             half_open_until: AtomicU64::new(u64::MAX),
             stripes: Stripes::new(),
-            core: Mutex::new(Core {
+            core: CachePadded(Mutex::new(Core {
                 window,
                 probes: Tally::default(),
                 consecutive_opens: 0,
                 last_verdict: Verdict::default(),
-            }),
+            })),
             listeners: self.listeners.into_boxed_slice(),
-            totals: Totals::default(),
+            totals: CachePadded::default(),
             config,
         });
         {
@@ -253,7 +271,7 @@ impl BreakerBuilder {
 
 impl Breaker {
     /// A builder for a breaker called `name`.
-    pub fn builder(name: impl Into<Arc<str>>) -> BreakerBuilder {
+    pub fn builder(name: impl Into<Box<str>>) -> BreakerBuilder {
         BreakerBuilder {
             name: name.into(),
             config: BreakerConfig::default(),
@@ -263,7 +281,7 @@ impl Breaker {
     }
 
     /// A breaker called `name` with `config`, the system clock and no listener.
-    pub fn new(name: impl Into<Arc<str>>, config: BreakerConfig) -> Breaker {
+    pub fn new(name: impl Into<Box<str>>, config: BreakerConfig) -> Breaker {
         Breaker::builder(name).config(config).build()
     }
 
@@ -292,9 +310,10 @@ impl Breaker {
     /// dropped by a panic counts as a failure.
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, NotPermitted> {
-        self.shared
-            .acquire()
-            .map(|token| Permit::new(&self.shared, token))
+        match self.shared.acquire() {
+            Ok(token) => Ok(Permit::new(&self.shared, token)),
+            Err(rejection) => Err(self.shared.not_permitted(rejection)),
+        }
     }
 
     /// Runs `f` if the breaker permits it, counting `Err` as a failure.
@@ -414,8 +433,32 @@ impl Shared {
         Word(self.hot.word.load(Ordering::Acquire))
     }
 
+    /// `at` as nanoseconds since the epoch, saturating (after 584 years). Plain u64
+    /// arithmetic: the u128 of `Duration::as_nanos` shows on the rejection path.
+    #[inline]
     fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+        let since = at.saturating_duration_since(self.epoch);
+        since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()))
+    }
+
+    /// When a call starts, for a permit: the time if calls are timed.
+    #[inline]
+    fn start_time(&self) -> u64 {
+        if self.timed {
+            self.nanos(self.clock.now())
+        } else {
+            Token::NOT_TIMED
+        }
+    }
+
+    /// How long a call that started at `started` (see [`start_time`](Self::start_time)) took
+    /// until `now`, if it was timed.
+    fn elapsed_since(&self, started: u64, now: Instant) -> Option<Duration> {
+        (started != Token::NOT_TIMED)
+            .then(|| Duration::from_nanos(self.nanos(now).saturating_sub(started)))
     }
 
     fn instant(&self, nanos: u64) -> Instant {
@@ -455,25 +498,25 @@ impl Shared {
 
     /// The permit check: the closed state's fast path inline, everything else out of line.
     #[inline]
-    pub(crate) fn acquire(&self) -> Result<Token, NotPermitted> {
+    pub(crate) fn acquire(&self) -> Result<Token, Rejection> {
         let word = self.word();
         match word.state() {
             State::Closed | State::MetricsOnly => Ok(Token {
                 generation: word.generation(),
                 kind: PermitKind::Tracked,
-                started: self.timed.then(|| self.clock.now()),
+                started: self.start_time(),
             }),
             State::Disabled => Ok(Token {
                 generation: word.generation(),
                 kind: PermitKind::Untracked,
-                started: None,
+                started: Token::NOT_TIMED,
             }),
             _ => self.acquire_slow(word),
         }
     }
 
     #[cold]
-    fn acquire_slow(&self, mut word: Word) -> Result<Token, NotPermitted> {
+    fn acquire_slow(&self, mut word: Word) -> Result<Token, Rejection> {
         loop {
             match word.state() {
                 State::Open => {
@@ -509,7 +552,11 @@ impl Shared {
                                 return Ok(Token {
                                     generation: word.generation(),
                                     kind: PermitKind::Probe,
-                                    started: self.timed.then_some(now),
+                                    started: if self.timed {
+                                        self.nanos(now)
+                                    } else {
+                                        Token::NOT_TIMED
+                                    },
                                 });
                             }
                             Err(actual) => {
@@ -528,7 +575,7 @@ impl Shared {
         }
     }
 
-    fn reject(&self, now: Instant, state: State, retry_after: Option<Duration>) -> NotPermitted {
+    fn reject(&self, now: Instant, state: State, retry_after: Option<Duration>) -> Rejection {
         let batch = self.stripes.add_not_permitted();
         if batch > 0 {
             self.totals
@@ -537,10 +584,20 @@ impl Shared {
             metric!(self, not_permitted(batch));
         }
         self.emit(now, EventKind::NotPermitted);
+        Rejection {
+            state,
+            retry_after_nanos: retry_after.map_or(NotPermitted::UNKNOWN, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(NotPermitted::UNKNOWN - 1)
+            }),
+        }
+    }
+
+    /// The public error for a rejection: the one place the breaker's name is attached.
+    pub(crate) fn not_permitted(&self, rejection: Rejection) -> NotPermitted {
         NotPermitted {
             breaker: Arc::clone(&self.name),
-            state,
-            retry_after,
+            state: rejection.state,
+            retry_after_nanos: rejection.retry_after_nanos,
         }
     }
 
@@ -550,12 +607,12 @@ impl Shared {
         match token.kind {
             PermitKind::Untracked => {}
             PermitKind::Probe => self.complete_probe(token, outcome, elapsed),
+            PermitKind::Tracked if self.untimed_and_silent && outcome == Outcome::Success => {
+                self.batch_success(Tag::new(token.generation, 0), token.generation);
+            }
             PermitKind::Tracked => {
-                let elapsed = elapsed.or_else(|| {
-                    token
-                        .started
-                        .map(|s| self.clock.now().saturating_duration_since(s))
-                });
+                let elapsed =
+                    elapsed.or_else(|| self.elapsed_since(token.started, self.clock.now()));
                 let slow = self.is_slow(elapsed);
                 match outcome {
                     Outcome::Ignored => self.count_ignored(),
@@ -591,17 +648,33 @@ impl Shared {
             Some(at) if self.time_based => self.second_of(at),
             _ => 0,
         };
-        let tag = Tag::new(generation, second);
+        if !self.batch_success_if_inert(Tag::new(generation, second)) {
+            return false;
+        }
+        if let Some(at) = at {
+            self.emit(at, EventKind::Success { elapsed });
+        }
+        true
+    }
+
+    /// Counts a fast success in this thread's stripe when the batch tag allows it.
+    #[inline]
+    fn batch_success_if_inert(&self, tag: Tag) -> bool {
         if self.hot.batch_tag.load(Ordering::Relaxed) != tag.0 {
             return false;
         }
         if let Some((full_tag, count)) = self.stripes.add_success(tag) {
             self.fold_successes(full_tag, count);
         }
-        if let Some(at) = at {
-            self.emit(at, EventKind::Success { elapsed });
-        }
         true
+    }
+
+    /// A fast success of an untimed, count-window breaker with no listener.
+    #[inline]
+    fn batch_success(&self, tag: Tag, generation: u32) {
+        if !self.batch_success_if_inert(tag) {
+            self.record_tracked(generation, false, false, None);
+        }
     }
 
     #[cold]
@@ -749,7 +822,7 @@ impl Shared {
             return;
         }
         let now = self.clock.now();
-        let elapsed = elapsed.or_else(|| token.started.map(|s| now.saturating_duration_since(s)));
+        let elapsed = elapsed.or_else(|| self.elapsed_since(token.started, now));
         let failure = outcome == Outcome::Failure;
         let slow = self.is_slow(elapsed);
         let mut events = Events::default();
@@ -922,7 +995,10 @@ impl Shared {
         } else {
             Tag::NONE
         };
-        self.hot.batch_tag.store(tag.0, Ordering::Relaxed);
+        // Every call reads this cache line: write it only when the answer changes.
+        if self.hot.batch_tag.load(Ordering::Relaxed) != tag.0 {
+            self.hot.batch_tag.store(tag.0, Ordering::Relaxed);
+        }
     }
 
     /// Makes the transitions that time alone makes due.

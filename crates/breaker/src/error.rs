@@ -12,12 +12,17 @@ use crate::State;
 /// for a `Retry-After` header or a retry policy's delay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotPermitted {
-    pub(crate) breaker: Arc<str>,
+    // Kept to three words (a thin pointer, nanoseconds, the state) so that a
+    // `Result<T, CallError<E>>` stays small on every call, rejected or not.
+    pub(crate) breaker: Arc<Box<str>>,
+    /// Nanoseconds until a probe may be admitted, or [`NotPermitted::UNKNOWN`].
+    pub(crate) retry_after_nanos: u64,
     pub(crate) state: State,
-    pub(crate) retry_after: Option<Duration>,
 }
 
 impl NotPermitted {
+    pub(crate) const UNKNOWN: u64 = u64::MAX;
+
     /// The name of the breaker that rejected the call.
     pub fn breaker(&self) -> &str {
         &self.breaker
@@ -33,14 +38,15 @@ impl NotPermitted {
     /// when it depends on something else (forced open waits for an operator; half-open waits
     /// for its probes to finish).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        (self.retry_after_nanos != Self::UNKNOWN)
+            .then(|| Duration::from_nanos(self.retry_after_nanos))
     }
 }
 
 impl fmt::Display for NotPermitted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "circuit breaker '{}' is {}", self.breaker, self.state)?;
-        match (self.state, self.retry_after) {
+        match (self.state, self.retry_after()) {
             (_, Some(after)) => write!(f, "; it may admit a probe in {after:?}"),
             (State::HalfOpen, None) => f.write_str("; all probe calls are taken"),
             (_, None) => f.write_str("; it stays open until moved by an operator"),

@@ -43,7 +43,7 @@ pub mod names {
 
 #[derive(Debug)]
 pub(crate) struct Handles {
-    name: std::sync::Arc<str>,
+    name: Box<str>,
     success: Counter,
     failure: Counter,
     ignored: Counter,
@@ -57,12 +57,12 @@ pub(crate) struct Handles {
 }
 
 impl Handles {
-    pub(crate) fn new(name: &std::sync::Arc<str>) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let breaker = name.to_string();
         let calls = |outcome: &'static str| counter!(names::CALLS, "breaker" => breaker.clone(), "outcome" => outcome);
         let slow = |outcome: &'static str| counter!(names::SLOW_CALLS, "breaker" => breaker.clone(), "outcome" => outcome);
         Handles {
-            name: name.clone(),
+            name: name.into(),
             success: calls("success"),
             failure: calls("failure"),
             ignored: calls("ignored"),

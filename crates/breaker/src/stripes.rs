@@ -177,12 +177,23 @@ fn thread_index() -> usize {
     }
     #[cfg(not(loom))]
     {
+        use std::cell::Cell;
         use std::sync::atomic::AtomicUsize;
+        const UNSET: usize = usize::MAX;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         thread_local! {
-            static INDEX: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Const-initialised: reading it is one thread-relative load, with no lazy-init
+            // check on the hot path.
+            static INDEX: Cell<usize> = const { Cell::new(UNSET) };
         }
-        INDEX.with(|index| *index)
+        INDEX.with(|index| {
+            let mut i = index.get();
+            if i == UNSET {
+                i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & (UNSET >> 1);
+                index.set(i);
+            }
+            i
+        })
     }
 }
 
