@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::classify::{Classifier, ErrIsFailure, Outcome};
 use crate::clock::{Clock, SystemClock};
 use crate::config::BreakerConfig;
-use crate::error::{CallError, NotPermitted};
+use crate::error::{CallError, NotPermitted, Rejection};
 use crate::event::{BreakerEvent, EventKind, Listener};
 use crate::permit::{Permit, PermitKind, Token};
 use crate::state::{State, Word};
@@ -147,14 +147,6 @@ pub struct MetricsSnapshot {
     pub ignored_total: u64,
     /// Rejected calls since the breaker was built.
     pub not_permitted_total: u64,
-}
-
-/// Why a call was refused, before the breaker's name is attached. Two words, so that the
-/// result of [`Shared::acquire`] travels in registers rather than through the stack.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rejection {
-    retry_after_nanos: u64,
-    state: State,
 }
 
 /// Up to this many events come out of one slow-path step (an outcome, its rate crossing and a
@@ -584,20 +576,14 @@ impl Shared {
             metric!(self, not_permitted(batch));
         }
         self.emit(now, EventKind::NotPermitted);
-        Rejection {
-            state,
-            retry_after_nanos: retry_after.map_or(NotPermitted::UNKNOWN, |d| {
-                u64::try_from(d.as_nanos()).unwrap_or(NotPermitted::UNKNOWN - 1)
-            }),
-        }
+        Rejection::new(state, retry_after)
     }
 
     /// The public error for a rejection: the one place the breaker's name is attached.
     pub(crate) fn not_permitted(&self, rejection: Rejection) -> NotPermitted {
         NotPermitted {
             breaker: Arc::clone(&self.name),
-            state: rejection.state,
-            retry_after_nanos: rejection.retry_after_nanos,
+            rejection,
         }
     }
 

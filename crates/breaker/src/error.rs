@@ -12,17 +12,13 @@ use crate::State;
 /// for a `Retry-After` header or a retry policy's delay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotPermitted {
-    // Kept to three words (a thin pointer, nanoseconds, the state) so that a
-    // `Result<T, CallError<E>>` stays small on every call, rejected or not.
+    // Two words (a thin pointer and a packed rejection), so that a `Result<T, CallError<E>>`
+    // stays small on every call, rejected or not.
     pub(crate) breaker: Arc<Box<str>>,
-    /// Nanoseconds until a probe may be admitted, or [`NotPermitted::UNKNOWN`].
-    pub(crate) retry_after_nanos: u64,
-    pub(crate) state: State,
+    pub(crate) rejection: Rejection,
 }
 
 impl NotPermitted {
-    pub(crate) const UNKNOWN: u64 = u64::MAX;
-
     /// The name of the breaker that rejected the call.
     pub fn breaker(&self) -> &str {
         &self.breaker
@@ -31,22 +27,50 @@ impl NotPermitted {
     /// The state the breaker was in: open, forced open, or half-open with every probe slot
     /// taken.
     pub fn state(&self) -> State {
-        self.state
+        self.rejection.state()
     }
 
     /// How long until the breaker may admit a probe: the rest of the open duration. `None`
     /// when it depends on something else (forced open waits for an operator; half-open waits
     /// for its probes to finish).
     pub fn retry_after(&self) -> Option<Duration> {
-        (self.retry_after_nanos != Self::UNKNOWN)
-            .then(|| Duration::from_nanos(self.retry_after_nanos))
+        self.rejection.retry_after()
+    }
+}
+
+/// Why a call was refused, before the breaker's name is attached: the state in the top three
+/// bits, the nanoseconds until a probe may pass in the rest. One word, so that the result of
+/// the permit check travels in registers rather than through the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rejection(u64);
+
+impl Rejection {
+    const STATE_SHIFT: u32 = 61;
+    const NANOS_MASK: u64 = (1 << Self::STATE_SHIFT) - 1;
+    /// "Not known": the rest of the open time is at most 73 years, so this never collides.
+    const UNKNOWN: u64 = Self::NANOS_MASK;
+
+    pub(crate) fn new(state: State, retry_after: Option<Duration>) -> Self {
+        let nanos = retry_after.map_or(Self::UNKNOWN, |d| {
+            u64::try_from(d.as_nanos()).map_or(Self::UNKNOWN - 1, |n| n.min(Self::UNKNOWN - 1))
+        });
+        Rejection((state.to_bits() << Self::STATE_SHIFT) | nanos)
+    }
+
+    pub(crate) fn state(self) -> State {
+        State::from_bits(self.0 >> Self::STATE_SHIFT)
+    }
+
+    pub(crate) fn retry_after(self) -> Option<Duration> {
+        let nanos = self.0 & Self::NANOS_MASK;
+        (nanos != Self::UNKNOWN).then(|| Duration::from_nanos(nanos))
     }
 }
 
 impl fmt::Display for NotPermitted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "circuit breaker '{}' is {}", self.breaker, self.state)?;
-        match (self.state, self.retry_after()) {
+        write!(f, "circuit breaker '{}' is {}", self.breaker, self.state())?;
+        match (self.state(), self.retry_after()) {
             (_, Some(after)) => write!(f, "; it may admit a probe in {after:?}"),
             (State::HalfOpen, None) => f.write_str("; all probe calls are taken"),
             (_, None) => f.write_str("; it stays open until moved by an operator"),
