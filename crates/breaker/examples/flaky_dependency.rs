@@ -35,7 +35,7 @@ fn phase(elapsed: Duration) -> Phase {
 /// The dependency: fails 4 calls in 5 while failing, takes 30 ms while slow.
 fn dependency(phase: Phase, n: u64) -> Result<u64, String> {
     match phase {
-        Phase::Failing if n % 5 != 0 => Err("connection reset".to_string()),
+        Phase::Failing if !n.is_multiple_of(5) => Err("connection reset".to_string()),
         Phase::Slow => {
             std::thread::sleep(Duration::from_millis(30));
             Ok(n)
