@@ -45,3 +45,46 @@ async fn publishes_a_sample_every_interval_with_operations_and_stops_cleanly() {
     monitor.stop().await;
     assert!(samples.changed().await.is_err(), "the loop ended");
 }
+
+#[cfg(feature = "metrics")]
+#[tokio::test(start_paused = true)]
+async fn every_sample_reaches_the_metrics_facade() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let operations = Operations::new();
+    operations.time_sync("parse", || Ok::<_, ()>(()));
+    let config = MonitorConfig::builder().build().unwrap();
+    let monitor = PerformanceMonitor::start(config, operations).await;
+    let gauges: Vec<(String, Vec<String>, f64)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| match value {
+            DebugValue::Gauge(v) => Some((
+                key.key().name().to_string(),
+                key.key()
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect(),
+                v.into_inner(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let find = |name: &str, label: Option<&str>| {
+        gauges
+            .iter()
+            .find(|(n, labels, _)| n == name && label.is_none_or(|l| labels.iter().any(|x| x == l)))
+            .map(|(_, _, v)| *v)
+    };
+    assert!(find("hardening_process_resident_memory_bytes", None).unwrap() > 0.0);
+    assert_eq!(
+        find("hardening_operation_calls", Some("operation=parse")),
+        Some(1.0)
+    );
+    assert!(find("hardening_runtime_latency_seconds", Some("quantile=0.99")).is_some());
+    monitor.stop().await;
+}
