@@ -55,7 +55,7 @@ async fn every_sample_reaches_the_metrics_facade() {
     let snapshotter = recorder.snapshotter();
     let _guard = metrics::set_default_local_recorder(&recorder);
     let operations = Operations::new();
-    operations.time_sync("parse", || Ok::<_, ()>(()));
+    operations.time_sync("parse", || Ok::<_, ()>(())).unwrap();
     let config = MonitorConfig::builder().build().unwrap();
     let monitor = PerformanceMonitor::start(config, operations).await;
     let gauges: Vec<(String, Vec<String>, f64)> = snapshotter
