@@ -27,6 +27,12 @@ const OURS: &str = "hardening";
 /// The generated report, relative to the workspace root.
 const REPORT: &str = "docs/benchmarks.md";
 
+/// Measurements that are not criterion benches because they run for a set wall time (a
+/// resource cost over a minute, say): each is an example that prints one JSON object on its
+/// last line. `cargo xtask bench` runs them after the criterion benches when no filter is given,
+/// keeps their output in `target/measurements/<example>.json`, and reports them.
+const MEASUREMENTS: &[(&str, &str, &[&str])] = &[("hardening-perf", "monitor_cost", &["60"])];
+
 fn print_help() {
     println!(
         "\
@@ -76,6 +82,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             cmd.arg("--").args(&passthrough);
         }
         util::run(&mut cmd)?;
+        if passthrough.is_empty() {
+            run_measurements(&root, &meta)?;
+        }
     }
 
     let criterion_dir = criterion_dir(&meta);
@@ -89,7 +98,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let info = RunInfo::gather(&root);
 
     let json_path = meta.target_dir.join("bench.json");
-    let mut text = serde_json::to_string_pretty(&to_json(&info, &results))?;
+    let measurements = read_measurements(&meta)?;
+    let mut json = to_json(&info, &results);
+    json["measurements"] = json!(measurements);
+    let mut text = serde_json::to_string_pretty(&json)?;
     text.push('\n');
     fs::write(&json_path, text).with_context(|| format!("cannot write {}", json_path.display()))?;
 
@@ -97,8 +109,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if let Some(dir) = md_path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    fs::write(&md_path, markdown(&info, &results))
-        .with_context(|| format!("cannot write {}", md_path.display()))?;
+    let mut report = markdown(&info, &results);
+    measurements_markdown(&mut report, &measurements);
+    fs::write(&md_path, report).with_context(|| format!("cannot write {}", md_path.display()))?;
 
     println!(
         "{} results from {}\nwrote {}\nwrote {}",
@@ -108,6 +121,95 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         md_path.display()
     );
     Ok(())
+}
+
+fn measurements_dir(meta: &Metadata) -> PathBuf {
+    meta.target_dir.join("measurements")
+}
+
+/// Runs every [`MEASUREMENTS`] example in release mode and keeps its last output line.
+fn run_measurements(root: &Path, meta: &Metadata) -> Result<()> {
+    let dir = measurements_dir(meta);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (package, example, args) in MEASUREMENTS {
+        let mut cmd = util::cargo(root);
+        cmd.args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            package,
+            "--example",
+            example,
+            "--",
+        ])
+        .args(*args);
+        println!("$ {}", util::display(&cmd));
+        let output = cmd
+            .output()
+            .with_context(|| format!("cannot run the {example} example"))?;
+        if !output.status.success() {
+            bail!(
+                "the {example} example failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let value: Value = serde_json::from_str(last)
+            .with_context(|| format!("the {example} example's last line is not JSON: {last}"))?;
+        println!("{last}");
+        let path = dir.join(format!("{example}.json"));
+        fs::write(&path, format!("{value}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The kept measurements, by example name, sorted.
+fn read_measurements(meta: &Metadata) -> Result<Vec<(String, Value)>> {
+    let dir = measurements_dir(meta);
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(found);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            found.push((name, read_json(&path)?));
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+fn measurements_markdown(md: &mut String, measurements: &[(String, Value)]) {
+    if measurements.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n## Measurements\n\nRuns of a set wall time, not criterion benches: each row is an \
+         example's own report (`cargo run --release -p <crate> --example <name>`).\n"
+    );
+    let _ = writeln!(md, "| example | figures |\n| --- | --- |");
+    for (name, value) in measurements {
+        let figures = value
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|| value.to_string());
+        let _ = writeln!(md, "| {name} | {figures} |");
+    }
 }
 
 /// Where criterion writes: `$CRITERION_HOME` if set (relative to the bench

@@ -67,7 +67,7 @@ pub(crate) fn output(program: &str, args: &[&str], dir: &Path) -> Option<String>
 
 /// `cargo` for the cargo binary, environment variables set on the command
 /// (except the colour switch), then the arguments, quoted where needed.
-fn display(cmd: &Command) -> String {
+pub(crate) fn display(cmd: &Command) -> String {
     let quote = |s: &str| {
         if s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"') {
             format!("{s:?}")
