@@ -94,3 +94,34 @@ async fn steadily_growing_rss_is_reported_as_drift_and_flat_rss_is_not() {
         PerfEvent::ThresholdExceeded { watched: Watched::RssDrift, value, limit: 10.0 } if value > 10.0
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_growing_heap_is_reported_as_heap_drift() {
+    let config = MonitorConfig::builder()
+        .interval(Duration::from_secs(60))
+        .memory_drift(Duration::from_secs(3600), 10.0)
+        .build()
+        .unwrap();
+    let mut watchers = Watchers::new(&config);
+    let mut events = Vec::new();
+    for minute in 0..60u64 {
+        let mut m = sample(10.0, 500_000_000);
+        m.heap = Some(hardening_perf::alloc::HeapStats {
+            bytes_in_use: 100_000_000 + minute * 1_000_000,
+            allocations: minute * 1_000,
+        });
+        events.extend(watchers.observe(Instant::now(), &mut m));
+        if minute > 20 {
+            assert!(m.heap_drift_percent_per_hour.unwrap() > 30.0);
+        }
+        tokio::time::advance(Duration::from_secs(60)).await;
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(
+        events[0],
+        PerfEvent::ThresholdExceeded {
+            watched: Watched::HeapDrift,
+            ..
+        }
+    ));
+}
