@@ -2,8 +2,8 @@
 //!
 //! `hardening` is the umbrella over a family of focused crates, each usable on its own. It
 //! re-exports them as modules behind features named after the switches of
-//! `SystemHardeningConfig`. Today it carries the circuit breaker; the health, performance,
-//! recovery, resource and metrics-store crates join it as they land.
+//! `SystemHardeningConfig`. Today it carries the circuit breaker and performance monitoring;
+//! the health, recovery, resource and metrics-store crates join it as they land.
 //!
 //! ```
 //! # #[cfg(feature = "error-recovery")] {
@@ -24,6 +24,7 @@
 //! ```
 //!
 //! - `error-recovery` (default): [`breaker`], the circuit breaker.
+//! - `performance-monitoring`: [`perf`], process, runtime and operation monitoring.
 //! - `tower`: the breaker's `tower` layer.
 //! - `full`: everything.
 
@@ -34,10 +35,17 @@
 #[doc(inline)]
 pub use hardening_breaker as breaker;
 
+#[cfg(feature = "performance-monitoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "performance-monitoring")))]
+#[doc(inline)]
+pub use hardening_perf as perf;
+
 /// The names most programs need, in one import.
 pub mod prelude {
     #[cfg(feature = "error-recovery")]
     pub use crate::breaker::{
         Breaker, BreakerConfig, CallError, NotPermitted, Outcome, Registry, SlidingWindow, State,
     };
+    #[cfg(feature = "performance-monitoring")]
+    pub use crate::perf::{MonitorConfig, Operations, PerformanceMetrics, PerformanceMonitor};
 }
