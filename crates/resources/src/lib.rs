@@ -31,11 +31,83 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(not(loom))]
+mod adaptive;
+mod bulkhead;
 mod config;
+mod limits;
 mod manager;
+#[cfg(not(loom))]
+mod ratelimit;
 mod size;
 mod stats;
+mod sync;
+mod throttle;
 mod types;
+
+#[cfg(not(loom))]
+pub use adaptive::{AdaptiveBulkhead, AdaptivePermit};
+pub use bulkhead::BulkheadError;
+#[cfg(not(loom))]
+pub use bulkhead::{Bulkhead, BulkheadPermit};
+pub use limits::{Aimd, Gradient2, LimitAlgorithm, Sample, Vegas};
+#[cfg(not(loom))]
+pub use ratelimit::{KeyedRateLimiter, RateLimited, RateLimiter, quota};
+pub use throttle::ClientThrottle;
+
+/// The bulkhead's synchronous permit protocol, exposed only to the loom model in
+/// `tests/loom.rs`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_bulkhead {
+    use crate::bulkhead::{Admission, Core, Verdict};
+
+    /// What `admit` decided, for the model.
+    #[derive(Debug)]
+    pub enum Admitted {
+        /// Holds a slot now.
+        Now,
+        /// Queued; holds a slot once `is_admitted` says so.
+        Queued(std::sync::Arc<crate::bulkhead::Ticket>),
+        /// Refused.
+        Refused,
+    }
+
+    /// The bulkhead core.
+    #[derive(Debug)]
+    pub struct LoomBulkhead(Core);
+
+    impl LoomBulkhead {
+        /// `limit` slots, `queue` places.
+        pub fn new(limit: usize, queue: usize) -> Self {
+            LoomBulkhead(Core::new(limit, queue))
+        }
+        /// Asks for a slot.
+        pub fn admit(&self, priority: i32) -> Admitted {
+            match self.0.admit(priority) {
+                Admission::Now => Admitted::Now,
+                Admission::Queued(t) => Admitted::Queued(t),
+                Admission::Refused(_) => Admitted::Refused,
+            }
+        }
+        /// Whether a queued ticket now holds a slot.
+        pub fn is_admitted(ticket: &crate::bulkhead::Ticket) -> bool {
+            ticket.verdict() == Verdict::Admitted
+        }
+        /// Gives a slot back.
+        pub fn release(&self) {
+            self.0.release();
+        }
+        /// Slots held.
+        pub fn in_flight(&self) -> usize {
+            self.0.in_flight()
+        }
+        /// Calls queued.
+        pub fn queued(&self) -> usize {
+            self.0.queued()
+        }
+    }
+}
 
 pub use config::{ConfigError, ManagerConfig, PoolConfig, PoolConfigBuilder};
 pub use manager::{AddError, Lease, ManagerBuilder, NewResource, ResourceFactory, ResourceManager};
