@@ -1,7 +1,10 @@
 //! hardening-perf beside a bare `sysinfo` refresh and `tokio-metrics`, in one run.
 //!
 //! Group names are scenarios; function ids are implementations (`hardening` is ours).
-#![allow(clippy::expect_used, reason = "a bench whose setup is broken should stop loudly")]
+#![allow(
+    clippy::expect_used,
+    reason = "a bench whose setup is broken should stop loudly"
+)]
 
 use std::future::Future;
 use std::hint::black_box;

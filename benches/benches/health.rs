@@ -1,0 +1,209 @@
+//! Health checks: what reading health costs while checks run, and what running them costs.
+//!
+//! Group names are scenarios; function ids are implementations (`hardening` is ours), which is
+//! how `cargo xtask bench` builds its ratio tables. No peer crate runs checks in the
+//! background with cached reads, so the groups hold our own variants side by side.
+#![allow(
+    clippy::expect_used,
+    reason = "a bench whose setup is broken should stop loudly"
+)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hardening_health::{
+    CheckOptions, Group, HealthJson, HealthMonitor, HealthMonitorBuilder, Observation, Scope,
+    check_fn,
+};
+
+const CHECKS: u64 = 1_000;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn options(interval: Duration, jitter: f64) -> CheckOptions {
+    CheckOptions::builder()
+        .interval(interval)
+        .jitter(jitter)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("valid options")
+}
+
+/// `CHECKS` trivial checks that count their runs into `runs`.
+fn trivial_checks(runs: &Arc<AtomicU64>, interval: Duration, jitter: f64) -> HealthMonitorBuilder {
+    let mut builder = HealthMonitor::builder();
+    for i in 0..CHECKS {
+        let runs = Arc::clone(runs);
+        builder = builder.check(
+            format!("component{i}:ping"),
+            check_fn(move || {
+                runs.fetch_add(1, Ordering::Relaxed);
+                async { Ok(Observation::pass().with_value(1, "ms")) }
+            }),
+            options(interval, jitter),
+        );
+    }
+    builder
+}
+
+/// A monitor whose checks run on a runtime driven by a thread of its own, as in a service
+/// whose probe handler runs beside the checks.
+struct Background {
+    monitor: HealthMonitor,
+    stop: Arc<AtomicBool>,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(builder: HealthMonitorBuilder) -> Self {
+        let rt = runtime();
+        let monitor = rt.block_on(async { builder.build().expect("valid monitor") });
+        let stop = Arc::new(AtomicBool::new(false));
+        let driver = std::thread::spawn({
+            let stop = Arc::clone(&stop);
+            move || {
+                rt.block_on(async {
+                    while !stop.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                })
+            }
+        });
+        // Let the first round finish.
+        std::thread::sleep(Duration::from_millis(200));
+        Background {
+            monitor,
+            stop,
+            driver: Some(driver),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.join();
+        }
+    }
+}
+
+/// Reading health while 1,000 checks run every second (with the default 10 % jitter, so runs
+/// land all the time and the snapshot is rebuilt often).
+fn snapshot_read(c: &mut Criterion) {
+    let mut group = c.benchmark_group("health_snapshot_read");
+    let runs = Arc::new(AtomicU64::new(0));
+    let background = Background::start(trivial_checks(&runs, Duration::from_secs(1), 0.1));
+    assert!(
+        runs.load(Ordering::Relaxed) >= CHECKS,
+        "the first round ran"
+    );
+    let monitor = &background.monitor;
+    group.bench_function("hardening", |b| b.iter(|| black_box(monitor.snapshot())));
+    group.bench_function("hardening_group_only", |b| {
+        b.iter(|| black_box(monitor.group(&Group::Readiness)))
+    });
+    drop(background);
+    // The checks back to back (every 1 ms: more than one thread can run, so the runtime
+    // finishes a run about every microsecond and the snapshot is invalidated that often).
+    let busy = Background::start(trivial_checks(&runs, Duration::from_millis(1), 0.1));
+    group.bench_function("hardening_checks_back_to_back", |b| {
+        b.iter(|| black_box(busy.monitor.snapshot()))
+    });
+    group.finish();
+}
+
+/// A readiness probe's whole answer (snapshot and health+json body, no details) with one check
+/// that takes 10 s always in flight, and without it: the two must match.
+fn probe_read(c: &mut Criterion) {
+    let mut group = c.benchmark_group("health_probe_read");
+    let json = HealthJson::new();
+    let scope = Scope::Group(Group::Readiness);
+    let fast = || {
+        let runs = Arc::new(AtomicU64::new(0));
+        let mut builder = HealthMonitor::builder();
+        for i in 0..10 {
+            let runs = Arc::clone(&runs);
+            builder = builder.check(
+                format!("fast{i}"),
+                check_fn(move || {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    async { Ok(Observation::pass()) }
+                }),
+                options(Duration::from_secs(1), 0.1),
+            );
+        }
+        builder
+    };
+    let slow = Background::start(fast().check(
+        "slow",
+        check_fn(|| async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok(Observation::pass())
+        }),
+        options(Duration::from_millis(1), 0.0),
+    ));
+    group.bench_function("hardening", |b| {
+        b.iter(|| black_box(json.render(&slow.monitor.snapshot(), &scope, false)))
+    });
+    drop(slow);
+    let quick = Background::start(fast());
+    group.bench_function("hardening_all_fast", |b| {
+        b.iter(|| black_box(json.render(&quick.monitor.snapshot(), &scope, false)))
+    });
+    group.finish();
+}
+
+/// CPU time of this thread, in nanoseconds, where Linux tells it.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// The CPU one round of 1,000 trivial checks costs: scheduling, the semaphore, the spawned
+/// run, the timeout, judging, and updating the aggregate. The checks run every 2 ms so that
+/// rounds come quickly; a round costs the same work at any interval, so at 1 s intervals the
+/// CPU share is this time divided by one second. Measured as the CPU time of the runtime's
+/// thread (falling back to wall time, an upper bound, where the OS does not tell).
+fn checks_cpu(c: &mut Criterion) {
+    let mut group = c.benchmark_group("health_checks_cpu");
+    group.sample_size(20);
+    let rt = runtime();
+    let runs = Arc::new(AtomicU64::new(0));
+    let monitor = rt.block_on(async {
+        trivial_checks(&runs, Duration::from_millis(2), 0.0)
+            .max_concurrent(hardening_health::DEFAULT_MAX_CONCURRENT)
+            .build()
+            .expect("valid monitor")
+    });
+    group.bench_function("hardening", |b| {
+        b.iter_custom(|rounds| {
+            rt.block_on(async {
+                let target = runs.load(Ordering::Relaxed) + rounds * CHECKS;
+                let (cpu, wall) = (thread_cpu(), Instant::now());
+                while runs.load(Ordering::Relaxed) < target {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                match (cpu, thread_cpu()) {
+                    (Some(before), Some(after)) => after.saturating_sub(before),
+                    _ => wall.elapsed(),
+                }
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(monitor.shutdown(Duration::ZERO));
+}
+
+criterion_group!(benches, snapshot_read, probe_read, checks_cpu);
+criterion_main!(benches);
