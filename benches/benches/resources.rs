@@ -52,7 +52,7 @@ fn request_release(c: &mut Criterion) {
     group.bench_function("hardening", |b| {
         b.iter(|| {
             let lease = manager
-                .try_request("slot", Arc::clone(&owner), 0, anything.clone())
+                .try_request("slot", Arc::clone(&owner), &anything)
                 .expect("known pool")
                 .expect("a ready resource");
             black_box(*lease)

@@ -89,7 +89,7 @@ pub struct ResourceInfo {
     pub metadata: Metadata,
     /// When it was added.
     pub created_at: Instant,
-    /// When it was last leased or returned.
+    /// When it was added or last returned.
     pub last_used: Instant,
     /// What it counts against the memory budget.
     pub memory: ByteSize,

@@ -306,7 +306,7 @@ async fn a_pool_grows_through_its_factory_and_replaces_failed_resources() {
     assert_eq!((*a, *b), (100, 101));
     // At the maximum: a third request waits rather than growing.
     let third = manager
-        .try_request("worker", "z", 0, Requirements::new())
+        .try_request("worker", "z", &Requirements::new())
         .unwrap();
     assert!(third.is_none());
     // A failed resource is taken out of service and replaced.

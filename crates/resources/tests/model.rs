@@ -88,7 +88,7 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let expect = model
                     .iter()
                     .any(|(_, (c, s))| *s == Model::Ready && colour.is_none_or(|want| want == *c));
-                match manager.try_request("r", owner.as_str(), 0, req) {
+                match manager.try_request("r", owner.as_str(), &req) {
                     Ok(Some(lease)) => {
                         prop_assert!(
                             expect,
