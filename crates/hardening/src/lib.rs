@@ -2,8 +2,9 @@
 //!
 //! `hardening` is the umbrella over a family of focused crates, each usable on its own. It
 //! re-exports them as modules behind features named after the switches of
-//! `SystemHardeningConfig`. Today it carries the circuit breaker and performance monitoring;
-//! the health, recovery, resource and metrics-store crates join it as they land.
+//! `SystemHardeningConfig`. Today it carries the circuit breaker, health checks, performance
+//! monitoring and resource management; the recovery and metrics-store crates join it as they
+//! land.
 //!
 //! ```
 //! # #[cfg(feature = "error-recovery")] {
@@ -24,7 +25,9 @@
 //! ```
 //!
 //! - `error-recovery` (default): [`breaker`], the circuit breaker.
+//! - `health-monitoring`: [`health`], background checks, probes and health+json.
 //! - `performance-monitoring`: [`perf`], process, runtime and operation monitoring.
+//! - `resource-management`: [`resources`], priority allocation and load protection.
 //! - `tower`: the breaker's `tower` layer.
 //! - `full`: everything.
 
@@ -35,10 +38,20 @@
 #[doc(inline)]
 pub use hardening_breaker as breaker;
 
+#[cfg(feature = "health-monitoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health-monitoring")))]
+#[doc(inline)]
+pub use hardening_health as health;
+
 #[cfg(feature = "performance-monitoring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "performance-monitoring")))]
 #[doc(inline)]
 pub use hardening_perf as perf;
+
+#[cfg(feature = "resource-management")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resource-management")))]
+#[doc(inline)]
+pub use hardening_resources as resources;
 
 /// The names most programs need, in one import.
 pub mod prelude {
