@@ -2,9 +2,8 @@
 //!
 //! `hardening` is the umbrella over a family of focused crates, each usable on its own. It
 //! re-exports them as modules behind features named after the switches of
-//! `SystemHardeningConfig`. Today it carries the circuit breaker, health checks, performance
-//! monitoring and resource management; the recovery and metrics-store crates join it as they
-//! land.
+//! `SystemHardeningConfig`. The metrics store joins them when it lands; the wiring between
+//! crates (config, the error-recovery flow, one event stream) is the umbrella's next step.
 //!
 //! ```
 //! # #[cfg(feature = "error-recovery")] {
@@ -24,7 +23,8 @@
 //! hardening = { version = "0.1", features = ["full"] }
 //! ```
 //!
-//! - `error-recovery` (default): [`breaker`], the circuit breaker.
+//! - `error-recovery` (default): [`breaker`], the circuit breaker, and [`recovery`], retry
+//!   and supervised recovery.
 //! - `health-monitoring`: [`health`], background checks, probes and health+json.
 //! - `performance-monitoring`: [`perf`], process, runtime and operation monitoring.
 //! - `resource-management`: [`resources`], priority allocation and load protection.
@@ -37,6 +37,11 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
 #[doc(inline)]
 pub use hardening_breaker as breaker;
+
+#[cfg(feature = "error-recovery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
+#[doc(inline)]
+pub use hardening_recovery as recovery;
 
 #[cfg(feature = "health-monitoring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health-monitoring")))]
