@@ -34,7 +34,7 @@
 //!
 //! Sampling refreshes only this process in `sysinfo`, never the whole process table. Timing an
 //! operation is two clock reads and four relaxed atomic operations. The latency probe wakes
-//! every 10 ms by default. `cargo xtask bench` measures each of these beside a bare `sysinfo`
+//! every 20 ms by default. `cargo xtask bench` measures each of these beside a bare `sysinfo`
 //! refresh.
 //!
 //! # Crate feature flags
