@@ -168,9 +168,7 @@ fn shared_by_threads(c: &mut Criterion) {
 
 criterion_group!(
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = hardening_benches::config();
     targets = closed_call, slow_call_timing, open_rejection, shared_by_threads
 );
 criterion_main!(benches);

@@ -205,5 +205,9 @@ fn checks_cpu(c: &mut Criterion) {
     rt.block_on(monitor.shutdown(Duration::ZERO));
 }
 
-criterion_group!(benches, snapshot_read, probe_read, checks_cpu);
+criterion_group!(
+    name = benches;
+    config = hardening_benches::config();
+    targets = snapshot_read, probe_read, checks_cpu
+);
 criterion_main!(benches);

@@ -6,13 +6,10 @@
     reason = "a bench whose setup is broken should stop loudly"
 )]
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use hardening_benches::poll_ready;
 use hardening_perf::{Operations, ProcessSampler};
 use sysinfo::{MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, System};
 
@@ -37,16 +34,6 @@ fn process_sample(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// Polls a future that is ready at once, with no runtime, so only the wrapper is measured.
-fn poll_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the benched future is always ready"),
-    }
 }
 
 /// The per-call cost of timing an operation.
@@ -76,9 +63,7 @@ fn operation_timing(c: &mut Criterion) {
 
 criterion_group!(
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = hardening_benches::config();
     targets = process_sample, operation_timing
 );
 criterion_main!(benches);

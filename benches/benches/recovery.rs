@@ -154,9 +154,7 @@ fn budget_check(c: &mut Criterion) {
 
 criterion_group!(
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = hardening_benches::config();
     targets = first_attempt_succeeds, budget_check
 );
 criterion_main!(benches);

@@ -6,29 +6,17 @@
     reason = "a bench whose setup is broken should stop loudly"
 )]
 
-use std::future::Future;
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use hardening_benches::poll_ready;
 use hardening_resources::{
     Bulkhead, NewResource, PoolConfig, RateLimiter, Requirements, ResourceManager, quota,
 };
 use tower::{Service, ServiceExt};
-
-/// Polls a future that is ready at once, with no runtime, so only the code under test runs.
-fn poll_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the benched future is always ready"),
-    }
-}
 
 /// An uncontended request and release: a lease on one of eight resources against a permit of
 /// a semaphore with eight permits.
@@ -100,9 +88,7 @@ fn rate_limit(c: &mut Criterion) {
 
 criterion_group!(
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = hardening_benches::config();
     targets = request_release, bulkhead, rate_limit
 );
 criterion_main!(benches);
