@@ -6,41 +6,12 @@
     reason = "a test fails loudly"
 )]
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use hardening_breaker::metrics::names;
 use hardening_breaker::{Breaker, BreakerConfig, ManualClock, SlidingWindow, State};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-type Key = (String, Vec<(String, String)>);
-
-fn snapshot(recorder: &DebuggingRecorder) -> HashMap<Key, DebugValue> {
-    recorder
-        .snapshotter()
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let mut labels: Vec<_> = key
-                .labels()
-                .map(|l| (l.key().to_string(), l.value().to_string()))
-                .collect();
-            labels.sort();
-            ((key.name().to_string(), labels), value)
-        })
-        .collect()
-}
-
-fn key(name: &str, labels: &[(&str, &str)]) -> Key {
-    let mut labels: Vec<_> = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    labels.sort();
-    (name.to_string(), labels)
-}
+use hardening_testkit::MetricsSnapshot;
+use metrics_util::debugging::DebuggingRecorder;
 
 #[test]
 fn calls_rejections_state_and_rates_are_recorded_with_documented_names() {
@@ -69,14 +40,14 @@ fn calls_rejections_state_and_rates_are_recorded_with_documented_names() {
         let _ = breaker.call(|| Ok::<_, ()>(()));
         breaker.flush_metrics();
 
-        let m = snapshot(&recorder);
-        let counter = |name: &str, labels: &[(&str, &str)]| match m.get(&key(name, labels)) {
-            Some(DebugValue::Counter(n)) => *n,
-            other => panic!("{name} {labels:?}: {other:?}"),
+        let m = MetricsSnapshot::of(&recorder);
+        let counter = |name: &str, labels: &[(&str, &str)]| {
+            m.counter(name, labels)
+                .unwrap_or_else(|| panic!("no counter {name} {labels:?}"))
         };
-        let gauge = |name: &str, labels: &[(&str, &str)]| match m.get(&key(name, labels)) {
-            Some(DebugValue::Gauge(v)) => v.into_inner(),
-            other => panic!("{name} {labels:?}: {other:?}"),
+        let gauge = |name: &str, labels: &[(&str, &str)]| {
+            m.gauge(name, labels)
+                .unwrap_or_else(|| panic!("no gauge {name} {labels:?}"))
         };
         let db = ("breaker", "db");
         assert_eq!(counter(names::CALLS, &[db, ("outcome", "success")]), 2);
@@ -114,13 +85,10 @@ fn batched_successes_reach_the_counters_on_flush() {
             breaker.call(|| Ok::<_, ()>(())).unwrap();
         }
         breaker.flush_metrics();
-        let m = snapshot(&recorder);
+        let m = MetricsSnapshot::of(&recorder);
         assert_eq!(
-            m.get(&key(
-                names::CALLS,
-                &[("breaker", "api"), ("outcome", "success")]
-            )),
-            Some(&DebugValue::Counter(1_000))
+            m.counter(names::CALLS, &[("breaker", "api"), ("outcome", "success")]),
+            Some(1_000)
         );
     });
 }

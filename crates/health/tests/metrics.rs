@@ -12,28 +12,9 @@ use std::time::Duration;
 
 use hardening_health::metrics::names;
 use hardening_health::{Group, HealthMonitor};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use hardening_testkit::MetricsSnapshot;
+use metrics_util::debugging::DebuggingRecorder;
 use support::{Script, Step, every};
-
-type Entry = (
-    metrics_util::CompositeKey,
-    Option<metrics::Unit>,
-    Option<metrics::SharedString>,
-    DebugValue,
-);
-
-fn value<'a>(snapshot: &'a [Entry], name: &str, labels: &[(&str, &str)]) -> Option<&'a DebugValue> {
-    snapshot
-        .iter()
-        .find(|(key, _, _, _)| {
-            let key = key.key();
-            key.name() == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| key.labels().any(|l| l.key() == *k && l.value() == *v))
-        })
-        .map(|(_, _, _, value)| value)
-}
 
 #[test]
 fn runs_statuses_and_group_health_are_recorded() {
@@ -58,32 +39,17 @@ fn runs_statuses_and_group_health_are_recorded() {
         });
     });
     // One snapshot: reading drains histograms.
-    let snapshot = recorder.snapshotter().snapshot().into_vec();
-    let recorder = &snapshot;
-    let counter = |status| {
-        value(
-            recorder,
-            names::RUNS,
-            &[("check", "db:ping"), ("status", status)],
-        )
-    };
-    assert_eq!(counter("pass"), Some(&DebugValue::Counter(1)));
-    assert_eq!(counter("fail"), Some(&DebugValue::Counter(1)));
+    let m = MetricsSnapshot::of(&recorder);
+    let counter = |status| m.counter(names::RUNS, &[("check", "db:ping"), ("status", status)]);
+    assert_eq!(counter("pass"), Some(1));
+    assert_eq!(counter("fail"), Some(1));
+    assert_eq!(m.gauge(names::UP, &[("check", "db:ping")]), Some(0.0));
+    let ready = |status| m.gauge(names::STATUS, &[("group", "ready"), ("status", status)]);
+    assert_eq!(ready("unhealthy"), Some(1.0));
+    assert_eq!(ready("healthy"), Some(0.0));
     assert_eq!(
-        value(recorder, names::UP, &[("check", "db:ping")]),
-        Some(&DebugValue::Gauge(0.0.into()))
+        m.histogram(names::DURATION, &[("check", "db:ping")])
+            .map(|s| s.len()),
+        Some(2)
     );
-    let ready = |status| {
-        value(
-            recorder,
-            names::STATUS,
-            &[("group", "ready"), ("status", status)],
-        )
-    };
-    assert_eq!(ready("unhealthy"), Some(&DebugValue::Gauge(1.0.into())));
-    assert_eq!(ready("healthy"), Some(&DebugValue::Gauge(0.0.into())));
-    match value(recorder, names::DURATION, &[("check", "db:ping")]) {
-        Some(DebugValue::Histogram(samples)) => assert_eq!(samples.len(), 2),
-        other => panic!("{other:?}"),
-    }
 }

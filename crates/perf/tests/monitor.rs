@@ -49,42 +49,28 @@ async fn publishes_a_sample_every_interval_with_operations_and_stops_cleanly() {
 #[cfg(feature = "metrics")]
 #[tokio::test(start_paused = true)]
 async fn every_sample_reaches_the_metrics_facade() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use hardening_testkit::MetricsSnapshot;
+    use metrics_util::debugging::DebuggingRecorder;
 
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
     let _guard = metrics::set_default_local_recorder(&recorder);
     let operations = Operations::new();
     operations.time_sync("parse", || Ok::<_, ()>(())).unwrap();
     let config = MonitorConfig::builder().build().unwrap();
     let monitor = PerformanceMonitor::start(config, operations).await;
-    let gauges: Vec<(String, Vec<String>, f64)> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| match value {
-            DebugValue::Gauge(v) => Some((
-                key.key().name().to_string(),
-                key.key()
-                    .labels()
-                    .map(|l| format!("{}={}", l.key(), l.value()))
-                    .collect(),
-                v.into_inner(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let find = |name: &str, label: Option<&str>| {
-        gauges
-            .iter()
-            .find(|(n, labels, _)| n == name && label.is_none_or(|l| labels.iter().any(|x| x == l)))
-            .map(|(_, _, v)| *v)
-    };
-    assert!(find("hardening_process_resident_memory_bytes", None).unwrap() > 0.0);
+    let m = MetricsSnapshot::of(&recorder);
+    assert!(
+        m.gauge("hardening_process_resident_memory_bytes", &[])
+            .unwrap()
+            > 0.0
+    );
     assert_eq!(
-        find("hardening_operation_calls", Some("operation=parse")),
+        m.gauge("hardening_operation_calls", &[("operation", "parse")]),
         Some(1.0)
     );
-    assert!(find("hardening_runtime_latency_seconds", Some("quantile=0.99")).is_some());
+    assert!(
+        m.gauge("hardening_runtime_latency_seconds", &[("quantile", "0.99")])
+            .is_some()
+    );
     monitor.stop().await;
 }

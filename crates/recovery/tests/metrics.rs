@@ -6,43 +6,17 @@
     reason = "a test fails loudly"
 )]
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use hardening_recovery::metrics::names;
 use hardening_recovery::{Backoff, ManualClock, Retry, RetryBudget};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use hardening_testkit::MetricsSnapshot;
+use metrics_util::debugging::DebuggingRecorder;
 
-type Key = (String, Vec<(String, String)>);
-
-fn snapshot(recorder: &DebuggingRecorder) -> HashMap<Key, DebugValue> {
-    recorder
-        .snapshotter()
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let mut labels: Vec<_> = key
-                .labels()
-                .map(|l| (l.key().to_string(), l.value().to_string()))
-                .collect();
-            labels.sort();
-            ((key.name().to_string(), labels), value)
-        })
-        .collect()
-}
-
-fn counter(map: &HashMap<Key, DebugValue>, name: &str, labels: &[(&str, &str)]) -> u64 {
-    let mut labels: Vec<_> = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    labels.sort();
-    match map.get(&(name.to_string(), labels)) {
-        Some(DebugValue::Counter(n)) => *n,
-        other => panic!("{name}: {other:?}"),
-    }
+/// A counter that must exist.
+fn counter(m: &MetricsSnapshot, name: &str, labels: &[(&str, &str)]) -> u64 {
+    m.counter(name, labels)
+        .unwrap_or_else(|| panic!("no counter {name} {labels:?}"))
 }
 
 #[test]
@@ -75,7 +49,7 @@ fn retry_calls_map_to_resilience4j_kinds_and_stops_name_their_reason() {
         let _ = retry.run_blocking(|_| Err::<(), _>("x"));
         let _ = retry.run_blocking(|_| Err::<(), _>("x"));
     });
-    let m = snapshot(&recorder);
+    let m = MetricsSnapshot::of(&recorder);
     let kind = |k| counter(&m, names::RETRY_CALLS, &[("retry", "users"), ("kind", k)]);
     assert_eq!(kind("successful_without_retry"), 1);
     assert_eq!(kind("successful_with_retry"), 1);
@@ -153,7 +127,7 @@ mod recovery {
                 ticket.wait().await.unwrap();
             });
         });
-        let m = snapshot(&recorder);
+        let m = MetricsSnapshot::of(&recorder);
         assert_eq!(
             counter(
                 &m,
@@ -171,18 +145,9 @@ mod recovery {
         };
         assert_eq!(action("reconnect", "failed"), 1);
         assert_eq!(action("restart", "succeeded"), 1);
-        let key = (
-            names::TIME_TO_RECOVER.to_string(),
-            vec![("service".to_string(), "db".to_string())],
+        assert_eq!(
+            m.histogram(names::TIME_TO_RECOVER, &[("service", "db")]),
+            Some(vec![3.0])
         );
-        match m.get(&key) {
-            Some(DebugValue::Histogram(values)) => {
-                assert_eq!(
-                    values.iter().map(|v| v.into_inner()).collect::<Vec<_>>(),
-                    [3.0]
-                );
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

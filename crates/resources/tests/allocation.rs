@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hardening_resources::{
-    ByteSize, NewResource, PoolConfig, ReleaseError, RequestError, Requirements, ResourceEvent,
-    ResourceFactory, ResourceManager,
+    ByteSize, Lease, NewResource, PoolConfig, ReleaseError, RequestError, Requirements,
+    ResourceEvent, ResourceFactory, ResourceManager,
 };
 use tokio::task::JoinHandle;
 
@@ -54,6 +54,14 @@ fn waiter(
     })
 }
 
+/// A priority-0 lease on any slot, for `owner`.
+async fn take(manager: &ResourceManager<usize>, owner: &str) -> Lease<usize> {
+    manager
+        .request("slot", owner, 0, Requirements::new())
+        .await
+        .unwrap()
+}
+
 /// Lets spawned tasks run until they block.
 async fn settle() {
     for _ in 0..10 {
@@ -64,10 +72,7 @@ async fn settle() {
 #[tokio::test(start_paused = true)]
 async fn waiters_are_served_by_priority_then_arrival() {
     let manager = manager_with(1, pool());
-    let held = manager
-        .request("slot", "holder", 0, Requirements::new())
-        .await
-        .unwrap();
+    let held = take(&manager, "holder").await;
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let tasks = [
         waiter(&manager, "low", 1, &order),
@@ -90,10 +95,7 @@ async fn waiters_are_served_by_priority_then_arrival() {
 #[tokio::test(start_paused = true)]
 async fn a_long_wait_ages_a_low_priority_past_newer_high_ones() {
     let manager = manager_with(1, pool());
-    let held = manager
-        .request("slot", "holder", 0, Requirements::new())
-        .await
-        .unwrap();
+    let held = take(&manager, "holder").await;
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let old = waiter(&manager, "old-low", 0, &order);
     settle().await;
@@ -110,10 +112,7 @@ async fn a_long_wait_ages_a_low_priority_past_newer_high_ones() {
 #[tokio::test(start_paused = true)]
 async fn a_request_times_out_and_leaves_the_queue() {
     let manager = manager_with(1, pool());
-    let _held = manager
-        .request("slot", "holder", 0, Requirements::new())
-        .await
-        .unwrap();
+    let _held = take(&manager, "holder").await;
     let err = manager
         .request_within(
             "slot",
@@ -137,10 +136,7 @@ async fn a_request_times_out_and_leaves_the_queue() {
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_request_leaks_nothing() {
     let manager = manager_with(1, pool());
-    let held = manager
-        .request("slot", "holder", 0, Requirements::new())
-        .await
-        .unwrap();
+    let held = take(&manager, "holder").await;
     let waiting = {
         let manager = manager.clone();
         tokio::spawn(async move {
@@ -162,10 +158,7 @@ async fn a_cancelled_request_leaks_nothing() {
 #[tokio::test(start_paused = true)]
 async fn release_by_id_checks_the_owner_and_the_lease_then_drops_harmlessly() {
     let manager = manager_with(1, pool());
-    let lease = manager
-        .request("slot", "alice", 0, Requirements::new())
-        .await
-        .unwrap();
+    let lease = take(&manager, "alice").await;
     let id = lease.id();
     let err = manager.release(id, "mallory").unwrap_err();
     assert_eq!(
@@ -182,10 +175,7 @@ async fn release_by_id_checks_the_owner_and_the_lease_then_drops_harmlessly() {
         Err(ReleaseError::NotLeased(id))
     );
     // Bob gets it; Alice's stale lease must not hand Bob's resource back when dropped.
-    let bob = manager
-        .request("slot", "bob", 0, Requirements::new())
-        .await
-        .unwrap();
+    let bob = take(&manager, "bob").await;
     drop(lease);
     assert_eq!(manager.resources("slot")[0].owner.as_deref(), Some("bob"));
     drop(bob);
@@ -204,20 +194,14 @@ async fn a_lease_past_its_ttl_is_reaped_and_reported() {
     );
     let mut events = manager.subscribe();
     let reaper = manager.spawn_maintenance(Duration::from_secs(1));
-    let stale = manager
-        .request("slot", "crashed-worker", 0, Requirements::new())
-        .await
-        .unwrap();
+    let stale = take(&manager, "crashed-worker").await;
     tokio::time::sleep(Duration::from_secs(12)).await;
     let event = events.recv().await.unwrap();
     assert!(matches!(
         event,
         ResourceEvent::LeaseExpired { ref owner, .. } if &**owner == "crashed-worker"
     ));
-    let fresh = manager
-        .request("slot", "healthy-worker", 0, Requirements::new())
-        .await
-        .unwrap();
+    let fresh = take(&manager, "healthy-worker").await;
     drop(stale);
     assert_eq!(
         manager.resources("slot")[0].owner.as_deref(),
@@ -239,12 +223,7 @@ async fn idle_resources_shrink_to_the_minimum() {
     );
     tokio::time::advance(Duration::from_secs(20)).await;
     // One is used now, so it is not idle.
-    drop(
-        manager
-            .request("slot", "user", 0, Requirements::new())
-            .await
-            .unwrap(),
-    );
+    drop(take(&manager, "user").await);
     tokio::time::advance(Duration::from_secs(15)).await;
     manager.maintain();
     // Three idle for 35 s, one for 15 s: the three idle go... down to the minimum of one.
