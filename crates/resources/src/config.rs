@@ -51,9 +51,16 @@ pub struct PoolConfig {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) max_resource_memory: Option<ByteSize>,
     pub(crate) new_resource_memory: ByteSize,
+    pub(crate) track_last_use: bool,
 }
 
 impl PoolConfig {
+    /// Whether returns are stamped with the time (see
+    /// [`ResourceInfo::last_used`](crate::ResourceInfo::last_used)).
+    pub fn tracks_last_use(&self) -> bool {
+        self.track_last_use || self.idle_timeout.is_some()
+    }
+
     /// A builder with the defaults: no minimum, at most 16 resources, no idle timeout, no
     /// lease time to live, requests wait 30 s.
     pub fn builder() -> PoolConfigBuilder {
@@ -66,6 +73,7 @@ impl PoolConfig {
                 request_timeout: Some(Duration::from_secs(30)),
                 max_resource_memory: None,
                 new_resource_memory: ByteSize::new(0),
+                track_last_use: false,
             },
         }
     }
@@ -119,6 +127,14 @@ impl PoolConfigBuilder {
     /// before it is made. Default 0.
     pub fn new_resource_memory(mut self, memory: ByteSize) -> Self {
         self.config.new_resource_memory = memory;
+        self
+    }
+
+    /// Stamp every return with the time, for
+    /// [`ResourceInfo::last_used`](crate::ResourceInfo::last_used), even without an idle
+    /// timeout (which turns it on by itself). Costs a clock read per return. Default: off.
+    pub fn track_last_use(mut self, track: bool) -> Self {
+        self.config.track_last_use = track;
         self
     }
 

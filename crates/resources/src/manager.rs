@@ -203,8 +203,59 @@ impl Hasher for Fnv {
     }
 }
 
+/// The pools, by type name and by position: a lease keeps its pool's position, so returning
+/// it needs neither the name nor a hash.
+struct Pools<R> {
+    list: Vec<(Arc<str>, Pool<R>)>,
+    by_name: FastMap<Arc<str>, usize>,
+}
+
+impl<R> Default for Pools<R> {
+    fn default() -> Self {
+        Pools {
+            list: Vec::new(),
+            by_name: FastMap::default(),
+        }
+    }
+}
+
+impl<R> Pools<R> {
+    fn index(&self, kind: &str) -> Option<usize> {
+        self.by_name.get(kind).copied()
+    }
+    fn contains_key(&self, kind: &str) -> bool {
+        self.by_name.contains_key(kind)
+    }
+    fn insert(&mut self, kind: Arc<str>, pool: Pool<R>) {
+        self.by_name.insert(Arc::clone(&kind), self.list.len());
+        self.list.push((kind, pool));
+    }
+    fn get(&self, kind: &str) -> Option<&Pool<R>> {
+        self.index(kind).map(|i| &self.list[i].1)
+    }
+    fn get_mut(&mut self, kind: &str) -> Option<&mut Pool<R>> {
+        let i = self.index(kind)?;
+        Some(&mut self.list[i].1)
+    }
+    fn at_mut(&mut self, index: usize) -> Option<&mut Pool<R>> {
+        self.list.get_mut(index).map(|(_, pool)| pool)
+    }
+    fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.list.iter().map(|(kind, _)| kind)
+    }
+    fn values(&self) -> impl Iterator<Item = &Pool<R>> {
+        self.list.iter().map(|(_, pool)| pool)
+    }
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Pool<R>> {
+        self.list.iter_mut().map(|(_, pool)| pool)
+    }
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Pool<R>)> {
+        self.list.iter().map(|(kind, pool)| (kind, pool))
+    }
+}
+
 struct State<R> {
-    pools: FastMap<Arc<str>, Pool<R>>,
+    pools: Pools<R>,
     next_id: u64,
     memory_in_use: u64,
     closed: bool,
@@ -212,6 +263,8 @@ struct State<R> {
 
 struct Pool<R> {
     kind: Arc<str>,
+    /// Its position in [`Pools`], kept by leases.
+    index: usize,
     config: PoolConfig,
     factory: Option<Arc<dyn ResourceFactory<R>>>,
     entries: FastMap<ResourceId, Entry<R>>,
@@ -293,7 +346,7 @@ impl<R: Send + Sync + 'static> ManagerBuilder<R> {
             shared: Arc::new(Shared {
                 config: self.config,
                 state: Mutex::new(State {
-                    pools: FastMap::default(),
+                    pools: Pools::default(),
                     next_id: 1,
                     memory_in_use: 0,
                     closed: false,
@@ -330,9 +383,11 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
             ));
         }
         let kind: Arc<str> = Arc::from(kind);
+        let index = state.pools.list.len();
         state.pools.insert(
             Arc::clone(&kind),
             Pool {
+                index,
                 kind,
                 config,
                 factory,
@@ -403,7 +458,9 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
         pool.ready.push(id);
         state.next_id += 1;
         state.memory_in_use += resource.memory.bytes();
-        self.dispatch(&mut state, kind, now);
+        if let Some(pool) = state.pools.get_mut(kind) {
+            self.dispatch(pool, now);
+        }
         Ok(id)
     }
 
@@ -439,7 +496,7 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
     ) -> Result<Lease<R>, RequestError> {
         let owner = owner.into();
         let started = Instant::now();
-        let (rx, waiter_id) = match self.enqueue(kind, &owner, priority, requirements, started)? {
+        let (rx, waiter_id) = match self.enqueue(kind, owner, priority, requirements, started)? {
             Enqueued::Granted(lease) => return Ok(lease),
             Enqueued::Waiting(rx, id) => (rx, id),
         };
@@ -479,7 +536,7 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
         let mut state = lock(&self.shared.state);
         if !state.closed
             && let Some(pool) = state.pools.get_mut(kind)
-            && let Some(lease) = self.grant_ready(pool, &owner, requirements)
+            && let Ok(lease) = self.grant_ready(pool, owner, requirements)
         {
             return Ok(Some(lease));
         }
@@ -491,7 +548,7 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
     fn enqueue(
         &self,
         kind: &str,
-        owner: &Arc<str>,
+        owner: Arc<str>,
         priority: i32,
         requirements: Requirements,
         now: Instant,
@@ -501,10 +558,13 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
         let pool = state.pools.get_mut(kind).ok_or(RequestError::Closed)?;
         // Every dispatch leaves no ready resource that a waiter matches, so a ready match
         // here is one no earlier waiter wants: taking it passes nobody.
-        if let Some(lease) = self.grant_ready(pool, owner, &requirements) {
-            pool.waits.record(Duration::ZERO);
-            return Ok(Enqueued::Granted(lease));
-        }
+        let owner = match self.grant_ready(pool, owner, &requirements) {
+            Ok(lease) => {
+                pool.waits.record(Duration::ZERO);
+                return Ok(Enqueued::Granted(lease));
+            }
+            Err(owner) => owner,
+        };
         let (tx, rx) = oneshot::channel();
         let id = pool.next_seq;
         pool.next_seq += 1;
@@ -522,7 +582,7 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
             priority,
             seq: id,
             since: now,
-            owner: Arc::clone(owner),
+            owner,
             requirements,
             tx,
         });
@@ -598,20 +658,31 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
         })
     }
 
-    /// Leases the most recently returned ready resource that matches, if any.
+    /// Leases the most recently returned ready resource that matches, if any; otherwise hands
+    /// the owner back for the waiting queue.
     fn grant_ready(
         &self,
         pool: &mut Pool<R>,
-        owner: &Arc<str>,
+        owner: Arc<str>,
         requirements: &Requirements,
-    ) -> Option<Lease<R>> {
-        let position = pool.ready.iter().rposition(|id| {
-            pool.entries
-                .get(id)
-                .is_some_and(|e| requirements.matches(&e.metadata))
-        })?;
-        let id = pool.ready.remove(position);
-        self.lease(pool, id, owner)
+    ) -> Result<Lease<R>, Arc<str>> {
+        // Any resource will do for a request without requirements: the last one returned.
+        let found = if requirements.is_empty() {
+            pool.ready.pop()
+        } else {
+            pool.ready
+                .iter()
+                .rposition(|id| {
+                    pool.entries
+                        .get(id)
+                        .is_some_and(|e| requirements.matches(&e.metadata))
+                })
+                .map(|position| pool.ready.remove(position))
+        };
+        match found {
+            Some(id) => self.lease(pool, id, owner),
+            None => Err(owner),
+        }
     }
 
     /// Releases the lease on `resource` if `owner` holds it. Anyone else gets an error and
@@ -638,9 +709,11 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
             (kind, record.lease_id)
         };
         if let Some(pool) = state.pools.get_mut(&kind) {
-            Self::return_entry(pool, resource, lease_id, now);
+            Self::return_entry(pool, resource, lease_id, Some(now));
         }
-        self.dispatch(&mut state, &kind, now);
+        if let Some(pool) = state.pools.get_mut(&kind) {
+            self.dispatch(pool, now);
+        }
         Ok(())
     }
 
@@ -755,7 +828,7 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
                 })
                 .collect();
             for (id, lease_id, owner) in expired {
-                Self::return_entry(pool, id, lease_id, now);
+                Self::return_entry(pool, id, lease_id, Some(now));
                 let _ = self.shared.events.send(ResourceEvent::LeaseExpired {
                     resource: id,
                     kind: Arc::clone(kind),
@@ -800,7 +873,9 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
         }
         state.memory_in_use = state.memory_in_use.saturating_sub(freed);
         for kind in &kinds {
-            self.dispatch(&mut state, kind, now);
+            if let Some(pool) = state.pools.get_mut(kind) {
+                self.dispatch(pool, now);
+            }
         }
     }
 
@@ -841,7 +916,7 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
                 status: e.status,
                 metadata: e.metadata.clone(),
                 created_at: e.created_at,
-                last_used: e.last_used,
+                last_used: pool.config.tracks_last_use().then_some(e.last_used),
                 memory: ByteSize::new(e.memory),
                 owner: e.lease.as_ref().map(|l| Arc::clone(&l.owner)),
             })
@@ -902,36 +977,39 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
 
 /// The parts of the manager a lease's drop needs, which ask nothing of `R`.
 impl<R> ResourceManager<R> {
-    /// Leases the ready resource `id` to `owner`. The clock is read only for a lease with a
-    /// time to live: `last_used` is stamped when the resource comes back.
-    fn lease(&self, pool: &mut Pool<R>, id: ResourceId, owner: &Arc<str>) -> Option<Lease<R>> {
+    /// Leases the ready resource `id` to `owner`, or hands the owner back if there is no such
+    /// resource. The clock is read only for a lease with a time to live: `last_used` is stamped
+    /// when the resource comes back.
+    fn lease(
+        &self,
+        pool: &mut Pool<R>,
+        id: ResourceId,
+        owner: Arc<str>,
+    ) -> Result<Lease<R>, Arc<str>> {
+        let Some(entry) = pool.entries.get_mut(&id) else {
+            return Err(owner);
+        };
         let lease_id = pool.next_seq;
         pool.next_seq += 1;
-        let ttl = pool.config.lease_ttl;
-        let entry = pool.entries.get_mut(&id)?;
         entry.status = ResourceStatus::Busy;
         entry.lease = Some(LeaseRecord {
             lease_id,
-            owner: Arc::clone(owner),
-            expires_at: ttl.map(|ttl| Instant::now() + ttl),
+            owner,
+            expires_at: pool.config.lease_ttl.map(|ttl| Instant::now() + ttl),
         });
-        Some(Lease {
+        Ok(Lease {
             shared: Arc::clone(&self.shared),
-            kind: Arc::clone(&pool.kind),
+            pool: pool.index,
             id,
             lease_id,
-            owner: Arc::clone(owner),
             value: Arc::clone(&entry.value),
             armed: true,
         })
     }
 
-    /// Hands every ready resource of `kind` to the best waiter it matches.
-    fn dispatch(&self, state: &mut State<R>, kind: &str, now: Instant) {
+    /// Hands every ready resource of `pool` to the best waiter it matches.
+    fn dispatch(&self, pool: &mut Pool<R>, now: Instant) {
         let aging_step = self.shared.config.aging_step;
-        let Some(pool) = state.pools.get_mut(kind) else {
-            return;
-        };
         let mut i = pool.ready.len();
         while i > 0 {
             i -= 1;
@@ -959,7 +1037,7 @@ impl<R> ResourceManager<R> {
                     continue;
                 }
                 pool.ready.remove(i);
-                let Some(lease) = self.lease(pool, id, &waiter.owner) else {
+                let Ok(lease) = self.lease(pool, id, waiter.owner) else {
                     break;
                 };
                 match waiter.tx.send(lease) {
@@ -972,7 +1050,7 @@ impl<R> ResourceManager<R> {
                         // resource back here, and disarm the lease so that its drop does not
                         // take the lock we hold.
                         lease.armed = false;
-                        Self::return_entry(pool, lease.id, lease.lease_id, now);
+                        Self::return_entry(pool, lease.id, lease.lease_id, Some(now));
                         if pool
                             .entries
                             .get(&id)
@@ -989,7 +1067,14 @@ impl<R> ResourceManager<R> {
     }
 
     /// Marks a leased entry returned; the caller re-dispatches. Returns whether it changed.
-    fn return_entry(pool: &mut Pool<R>, id: ResourceId, lease_id: u64, now: Instant) -> bool {
+    /// `now` is `None` when the caller skipped the clock (a pool that does not track use,
+    /// with nobody waiting): `last_used` then keeps its previous value.
+    fn return_entry(
+        pool: &mut Pool<R>,
+        id: ResourceId,
+        lease_id: u64,
+        now: Option<Instant>,
+    ) -> bool {
         let Some(entry) = pool.entries.get_mut(&id) else {
             return false;
         };
@@ -997,7 +1082,9 @@ impl<R> ResourceManager<R> {
             return false;
         }
         entry.lease = None;
-        entry.last_used = now;
+        if let Some(now) = now {
+            entry.last_used = now;
+        }
         if entry.retire_on_return {
             entry.status = ResourceStatus::Unavailable;
         } else {
@@ -1045,10 +1132,10 @@ impl<R: Send + Sync + 'static> Drop for WaiterGuard<'_, R> {
 /// pool (unless the lease was reclaimed or released by id in the meantime).
 pub struct Lease<R> {
     shared: Arc<Shared<R>>,
-    kind: Arc<str>,
+    /// The pool's position: returning needs no name and no hash.
+    pool: usize,
     id: ResourceId,
     lease_id: u64,
-    owner: Arc<str>,
     value: Arc<R>,
     /// Whether dropping the lease returns the resource (false once the manager has taken it
     /// back itself).
@@ -1059,16 +1146,6 @@ impl<R> Lease<R> {
     /// The leased resource's id.
     pub fn id(&self) -> ResourceId {
         self.id
-    }
-
-    /// Who holds the lease.
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    /// The resource's type.
-    pub fn kind(&self) -> &str {
-        &self.kind
     }
 }
 
@@ -1094,9 +1171,8 @@ impl<R> Deref for Lease<R> {
 impl<R> fmt::Debug for Lease<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lease")
-            .field("kind", &self.kind)
+            .field("pool", &self.pool)
             .field("id", &self.id)
-            .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
 }
@@ -1107,16 +1183,21 @@ impl<R> Drop for Lease<R> {
             return;
         }
         let mut state = lock(&self.shared.state);
-        let now = Instant::now();
-        let Some(pool) = state.pools.get_mut(&self.kind) else {
+        let Some(pool) = state.pools.at_mut(self.pool) else {
             return;
         };
+        // The clock costs as much as the rest of a return: read it only when the return time
+        // is tracked or a waiter's wait is about to be measured.
+        let now = (pool.config.tracks_last_use() || !pool.waiters.is_empty()).then(Instant::now);
         let returned = ResourceManager::<R>::return_entry(pool, self.id, self.lease_id, now);
-        if returned && !pool.waiters.is_empty() {
+        if let Some(now) = now
+            && returned
+            && !pool.waiters.is_empty()
+        {
             let manager = ResourceManager {
                 shared: Arc::clone(&self.shared),
             };
-            manager.dispatch(&mut state, &self.kind, now);
+            manager.dispatch(pool, now);
         }
     }
 }

@@ -89,8 +89,12 @@ pub struct ResourceInfo {
     pub metadata: Metadata,
     /// When it was added.
     pub created_at: Instant,
-    /// When it was added or last returned.
-    pub last_used: Instant,
+    /// When it was last returned (or added): tracked in pools with an idle timeout, where
+    /// shrinking needs it, or with [`PoolConfigBuilder::track_last_use`]; `None` otherwise,
+    /// since stamping it is a clock read on every return.
+    ///
+    /// [`PoolConfigBuilder::track_last_use`]: crate::PoolConfigBuilder::track_last_use
+    pub last_used: Option<Instant>,
     /// What it counts against the memory budget.
     pub memory: ByteSize,
     /// The current lease's owner, when busy.

@@ -378,3 +378,21 @@ async fn requirements_pick_the_matching_resource_and_skip_nobody_who_could_use_i
         .unwrap();
     assert_eq!(*any, "a100");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_last_use_is_tracked_where_asked_for_and_said_to_be_unknown_elsewhere() {
+    let untracked = manager_with(1, pool());
+    drop(take(&untracked, "x").await);
+    assert_eq!(untracked.resources("slot")[0].last_used, None);
+
+    let tracked = manager_with(
+        1,
+        PoolConfig::builder().track_last_use(true).build().unwrap(),
+    );
+    let added = tracked.resources("slot")[0].last_used.unwrap();
+    let lease = take(&tracked, "x").await;
+    tokio::time::advance(Duration::from_secs(7)).await;
+    drop(lease);
+    let returned = tracked.resources("slot")[0].last_used.unwrap();
+    assert_eq!(returned - added, Duration::from_secs(7));
+}
