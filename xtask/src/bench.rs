@@ -31,7 +31,10 @@ const REPORT: &str = "docs/benchmarks.md";
 /// resource cost over a minute, say): each is an example that prints one JSON object on its
 /// last line. `cargo xtask bench` runs them after the criterion benches when no filter is given,
 /// keeps their output in `target/measurements/<example>.json`, and reports them.
-const MEASUREMENTS: &[(&str, &str, &[&str])] = &[("hardening-perf", "monitor_cost", &["60"])];
+const MEASUREMENTS: &[(&str, &str, &[&str])] = &[
+    ("hardening-benches", "compression", &[]),
+    ("hardening-perf", "monitor_cost", &["60"]),
+];
 
 fn print_help() {
     println!(

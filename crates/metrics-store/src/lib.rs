@@ -1,0 +1,23 @@
+//! In-process, compressed time series for `metrics` counters and gauges.
+//!
+//! This crate is being built in steps. Its first is the storage format every later part rests
+//! on: [`Chunk`], an append-only run of samples compressed with the Gorilla scheme
+//! (delta-of-delta timestamps, XOR-encoded values), written by us and exact to the bit.
+//!
+//! ```
+//! use hardening_metrics_store::{Chunk, Sample};
+//!
+//! let mut chunk = Chunk::new();
+//! chunk.push(Sample { timestamp: 0, value: f64::NAN });
+//! chunk.push(Sample { timestamp: 10_000, value: -0.0 });
+//! let back: Vec<Sample> = chunk.iter().collect();
+//! assert_eq!(back[1], Sample { timestamp: 10_000, value: -0.0 });
+//! assert!(back[0].value.is_nan());
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod bits;
+mod chunk;
+
+pub use chunk::{Chunk, ChunkIter, Sample};
