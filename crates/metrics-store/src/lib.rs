@@ -1,8 +1,10 @@
 //! In-process, compressed time series for `metrics` counters and gauges.
 //!
-//! This crate is being built in steps. Its first is the storage format every later part rests
-//! on: [`Chunk`], an append-only run of samples compressed with the Gorilla scheme
-//! (delta-of-delta timestamps, XOR-encoded values), written by us and exact to the bit.
+//! This crate is being built in steps. Its first two are the storage format every later part
+//! rests on, [`Chunk`] (an append-only run of samples compressed with the Gorilla scheme:
+//! delta-of-delta timestamps, XOR-encoded values; written by us and exact to the bit), and the
+//! [`Store`] of series made of chunks, bounded in age, memory and series count, with the
+//! latest value, raw ranges and a snapshot of every series.
 //!
 //! ```
 //! use hardening_metrics_store::{Chunk, Sample};
@@ -19,5 +21,7 @@
 
 mod bits;
 mod chunk;
+mod store;
 
 pub use chunk::{Chunk, ChunkIter, Sample};
+pub use store::{Dropped, Retention, SeriesKey, Store};
