@@ -4,7 +4,9 @@
 //! rests on, [`Chunk`] (an append-only run of samples compressed with the Gorilla scheme:
 //! delta-of-delta timestamps, XOR-encoded values; written by us and exact to the bit), and the
 //! [`Store`] of series made of chunks, bounded in age, memory and series count, with the
-//! latest value, raw ranges and a snapshot of every series.
+//! latest value, raw ranges and a snapshot of every series. A [`StoreRecorder`] captures what
+//! anything records through the `metrics` facade into the store, and hands it on to a
+//! downstream recorder such as `metrics-exporter-prometheus`'s.
 //!
 //! ```
 //! use hardening_metrics_store::{Chunk, Sample};
@@ -21,7 +23,9 @@
 
 mod bits;
 mod chunk;
+mod recorder;
 mod store;
 
 pub use chunk::{Chunk, ChunkIter, Sample};
+pub use recorder::StoreRecorder;
 pub use store::{Dropped, Retention, SeriesKey, Store};
