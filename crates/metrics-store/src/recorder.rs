@@ -144,6 +144,29 @@ impl StoreRecorder {
         }
     }
 
+    /// The current value of every counter and gauge, read live from the recording cells
+    /// (not from the store, so no sampling is needed), sorted by series.
+    pub fn snapshot(&self) -> Vec<(SeriesKey, f64)> {
+        let mut values: Vec<(SeriesKey, f64)> = self
+            .handles
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(key, handle)| {
+                let value = match handle {
+                    Handle::Counter(cell) => cell.load(Ordering::Relaxed) as f64,
+                    Handle::Gauge(cell) => f64::from_bits(cell.load(Ordering::Relaxed)),
+                };
+                (
+                    SeriesKey::new(key.name(), key.labels().map(|l| (l.key(), l.value()))),
+                    value,
+                )
+            })
+            .collect();
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        values
+    }
+
     /// The store, for queries. Hold the guard briefly: sampling waits for it (recording never
     /// does).
     pub fn store(&self) -> MutexGuard<'_, Store> {

@@ -72,3 +72,25 @@ fn the_prometheus_text_keeps_working_beside_the_store() {
         2.0
     );
 }
+
+#[test]
+fn a_snapshot_reads_current_values_without_sampling() {
+    let recorder = StoreRecorder::new(Retention::default());
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("b_total").increment(2);
+        metrics::gauge!("a_level", "zone" => "x").set(-1.5);
+    });
+    let snapshot: Vec<(String, f64)> = recorder
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(
+        snapshot,
+        [
+            ("a_level{zone=\"x\"}".to_string(), -1.5),
+            ("b_total".to_string(), 2.0)
+        ]
+    );
+    assert_eq!(recorder.store().series_count(), 0, "nothing sampled yet");
+}
