@@ -382,6 +382,36 @@ async fn a_do_not_call_now_rejection_is_never_retried() {
     assert_eq!((calls.get(), err.reason()), (1, StopReason::Rejected));
 }
 
+/// A retry storm: 1,000 concurrent callers through `retry`, every attempt failing with
+/// `error` (after a yield, when `yield_first`, so that every caller starts before any
+/// retries). Returns the attempts made in all and how each caller ended.
+async fn storm<E>(retry: &Retry, error: E, yield_first: bool) -> (u32, Vec<RetryError<E>>)
+where
+    E: hardening_recovery::RetryHint + Clone + Send + Sync + 'static,
+{
+    let attempts = Arc::new(AtomicU32::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let (retry, attempts, error) = (retry.clone(), Arc::clone(&attempts), error.clone());
+        tasks.spawn(async move {
+            retry
+                .run(async move |_| {
+                    attempts.fetch_add(1, Ordering::Relaxed);
+                    if yield_first {
+                        tokio::task::yield_now().await;
+                    }
+                    Err::<(), _>(error.clone())
+                })
+                .await
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        errors.push(result.unwrap().unwrap_err());
+    }
+    (attempts.load(Ordering::Relaxed), errors)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_thousand_failing_callers_add_no_more_retries_than_the_budget_allows() {
     // No successes, so only the floor is available: 10 a second over a 10 s window.
@@ -397,30 +427,15 @@ async fn a_thousand_failing_callers_add_no_more_retries_than_the_budget_allows()
         .budget(Arc::clone(&budget))
         .build()
         .unwrap();
-    let attempts = Arc::new(AtomicU32::new(0));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..1000 {
-        let (retry, attempts) = (retry.clone(), Arc::clone(&attempts));
-        tasks.spawn(async move {
-            retry
-                .run(async move |_| {
-                    attempts.fetch_add(1, Ordering::Relaxed);
-                    tokio::task::yield_now().await;
-                    Err::<(), _>(ApiError::Unavailable(None))
-                })
-                .await
-        });
-    }
+    let (attempts, errors) = storm(&retry, ApiError::Unavailable(None), true).await;
     let mut by_budget = 0;
-    while let Some(result) = tasks.join_next().await {
-        let err: RetryError<ApiError> = result.unwrap().unwrap_err();
+    for err in errors {
         match err.reason() {
             StopReason::BudgetExhausted => by_budget += 1,
             StopReason::AttemptsExhausted => {}
             other => panic!("unexpected stop: {other:?}"),
         }
     }
-    let attempts = attempts.load(Ordering::Relaxed);
     assert!(
         attempts <= 1000 + 100,
         "{attempts} attempts: the budget allows 100 retries"
@@ -448,27 +463,11 @@ async fn racing_threads_cannot_overdraw_the_budget() {
         .budget(Arc::clone(&budget))
         .build()
         .unwrap();
-    let attempts = Arc::new(AtomicU32::new(0));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..1000 {
-        let (retry, attempts) = (retry.clone(), Arc::clone(&attempts));
-        tasks.spawn(async move {
-            retry
-                .run(async move |_| {
-                    attempts.fetch_add(1, Ordering::Relaxed);
-                    Err::<(), _>("down")
-                })
-                .await
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        assert!(result.unwrap().is_err());
-    }
+    let (attempts, _) = storm(&retry, "down", false).await;
     // The floor is 2 a second over 60 s: 120 retries. A withdrawal checks and spends in one
     // compare-and-swap, so racing threads cannot both take the last retry. (The one
     // allowance: a withdrawal that read the clock just before a 6 s slot boundary and one just
     // after work on different slots, and may overdraw by one between them.)
-    let attempts = attempts.load(Ordering::Relaxed);
     assert!((1120..=1121).contains(&attempts), "{attempts} attempts");
 }
 
