@@ -82,7 +82,7 @@ fn first_attempt_succeeds(c: &mut Criterion) {
     let retry = ours();
     group.bench_function("hardening", |b| {
         b.to_async(&rt)
-            .iter(|| retry.run(async |_| succeed(1).await))
+            .iter(|| retry.run(|_| succeed(1)))
     });
 
     // The same policy without the budget: what the budget's deposit costs on this path.
@@ -97,7 +97,7 @@ fn first_attempt_succeeds(c: &mut Criterion) {
         .expect("valid policy");
     group.bench_function("hardening_no_budget", |b| {
         b.to_async(&rt)
-            .iter(|| unbudgeted.run(async |_| succeed(1).await))
+            .iter(|| unbudgeted.run(|_| succeed(1)))
     });
 
     let backoff = ExponentialBuilder::default()

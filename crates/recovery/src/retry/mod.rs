@@ -168,12 +168,14 @@ impl Retry {
     /// Runs `factory` until an attempt succeeds or the policy stops it, retrying every error
     /// except a [`RetryHint::is_rejection`] and waiting at least its
     /// [`RetryHint::retry_after`].
-    pub async fn run<T, E, F>(&self, factory: F) -> Result<T, RetryError<E>>
+    // Not an `async fn`: handing out `run_if`'s future saves a layer of state machine on
+    // every call.
+    pub fn run<T, E, F>(&self, factory: F) -> impl Future<Output = Result<T, RetryError<E>>>
     where
         E: RetryHint,
         F: AsyncFnMut(Attempt) -> Result<T, E>,
     {
-        self.run_if(RetryOn::errors_with_hints(), factory).await
+        self.run_if(RetryOn::errors_with_hints(), factory)
     }
 
     /// Like [`run`](Self::run), with `classify` deciding which outcomes to retry (see
