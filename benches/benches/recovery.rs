@@ -81,8 +81,7 @@ fn first_attempt_succeeds(c: &mut Criterion) {
 
     let retry = ours();
     group.bench_function("hardening", |b| {
-        b.to_async(&rt)
-            .iter(|| retry.run(|_| succeed(1)))
+        b.to_async(&rt).iter(|| retry.run(|_| succeed(1)))
     });
 
     // The same policy without the budget: what the budget's deposit costs on this path.
@@ -96,8 +95,7 @@ fn first_attempt_succeeds(c: &mut Criterion) {
         .build()
         .expect("valid policy");
     group.bench_function("hardening_no_budget", |b| {
-        b.to_async(&rt)
-            .iter(|| unbudgeted.run(|_| succeed(1)))
+        b.to_async(&rt).iter(|| unbudgeted.run(|_| succeed(1)))
     });
 
     let backoff = ExponentialBuilder::default()

@@ -31,8 +31,9 @@
 
 use crate::bits::{BitReader, BitWriter};
 
-/// One sample: a timestamp in milliseconds and a value.
-#[derive(Debug, Clone, Copy)]
+/// One sample: a timestamp in milliseconds and a value. Serializes as
+/// `{"timestamp": …, "value": …}` (a NaN or infinite value becomes JSON `null`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Sample {
     /// Milliseconds since the Unix epoch (or any fixed origin).
     pub timestamp: i64,

@@ -1,31 +1,72 @@
-//! In-process, compressed time series for `metrics` counters and gauges.
+//! In-process, compressed time series of `metrics` counters, gauges and histograms, with
+//! queries.
 //!
-//! This crate is being built in steps. Its first two are the storage format every later part
-//! rests on, [`Chunk`] (an append-only run of samples compressed with the Gorilla scheme:
-//! delta-of-delta timestamps, XOR-encoded values; written by us and exact to the bit), and the
-//! [`Store`] of series made of chunks, bounded in age, memory and series count, with the
-//! latest value, raw ranges and a snapshot of every series. A [`StoreRecorder`] captures what
-//! anything records through the `metrics` facade into the store, and hands it on to a
-//! downstream recorder such as `metrics-exporter-prometheus`'s.
+//! - [`StoreRecorder`] is a `metrics::Recorder`: whatever records through the facade is
+//!   sampled on an interval into the [`Store`], and also handed to a downstream recorder (such
+//!   as `metrics-exporter-prometheus`'s) so `/metrics` keeps working.
+//! - Counters and gauges are kept in [`Chunk`]s: the Gorilla scheme (delta-of-delta
+//!   timestamps, XOR-encoded values), written by us and exact to the bit. Histograms are kept
+//!   as a mergeable [`Sketch`] per interval, with quantiles within [`RELATIVE_ERROR`].
+//! - Downsampled [`Tier`]s (by default 1 minute and 1 hour) keep count, min, max, sum, last and
+//!   the counter increase of every interval, so long ranges stay cheap.
+//! - [`Retention`] bounds the age, the memory and the number of series; idle series go.
+//! - Queries ([`RangeQuery`], [`Selector`]) select series by name and label matchers and
+//!   compute the last value, raw ranges, a function over time at every step (avg, min, max,
+//!   sum, count, last, rate, increase, quantile), and sum/avg/max/min/count across series by
+//!   labels. Results serialize with serde.
 //!
 //! ```
-//! use hardening_metrics_store::{Chunk, Sample};
+//! use std::time::Duration;
+//! use hardening_metrics_store::{Aggregation, Function, RangeQuery, Retention, StoreRecorder};
 //!
-//! let mut chunk = Chunk::new();
-//! chunk.push(Sample { timestamp: 0, value: f64::NAN });
-//! chunk.push(Sample { timestamp: 10_000, value: -0.0 });
-//! let back: Vec<Sample> = chunk.iter().collect();
-//! assert_eq!(back[1], Sample { timestamp: 10_000, value: -0.0 });
-//! assert!(back[0].value.is_nan());
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let recorder = StoreRecorder::new(Retention::default())?;
+//! for tick in 1..=12 {
+//!     metrics::with_local_recorder(&recorder, || {
+//!         for route in ["/a", "/b"] {
+//!             metrics::counter!("http_requests_total", "route" => route).increment(10);
+//!             metrics::histogram!("http_request_seconds", "route" => route).record(0.1 * tick as f64);
+//!         }
+//!     });
+//!     recorder.sample(tick * 10_000); // what `spawn_sampler` does every 10 s
+//! }
+//!
+//! // Requests per second over the last minute, all routes together.
+//! let rate = RangeQuery::new("http_requests_total".parse()?, 120_000, 120_000, 60_000, Function::Rate)
+//!     .aggregate(Aggregation::Sum, []);
+//! assert_eq!(recorder.query(&rate)?[0].points[0].value, 2.0);
+//!
+//! // p99 latency over the same minute, per route.
+//! let p99 = RangeQuery::new(r#"http_request_seconds{route="/a"}"#.parse()?, 120_000, 120_000, 60_000,
+//!     Function::Quantile(0.99));
+//! let value = recorder.query(&p99)?[0].points[0].value;
+//! assert!((value - 1.1).abs() <= 1.1 * hardening_metrics_store::RELATIVE_ERROR);
+//! println!("{}", serde_json::to_string(&recorder.query(&p99)?)?);
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! # Features
+//!
+//! - `tokio` (default): [`StoreRecorder::spawn_sampler`], a sampling task on the tokio runtime.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bits;
+mod block;
 mod chunk;
+mod error;
+mod query;
 mod recorder;
+mod sketch;
 mod store;
 
+pub use block::Aggregate;
 pub use chunk::{Chunk, ChunkIter, Sample};
+pub use error::{ConfigError, QueryError};
+pub use query::{
+    Aggregation, Function, MAX_POINTS, Matcher, Point, RangeQuery, Selector, SeriesPoints,
+};
 pub use recorder::StoreRecorder;
-pub use store::{Dropped, Retention, SeriesKey, Store};
+pub use sketch::{RELATIVE_ERROR, Sketch};
+pub use store::{Dropped, Retention, SeriesKey, Store, Tier};

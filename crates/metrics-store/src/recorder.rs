@@ -1,92 +1,169 @@
-//! A `metrics::Recorder` that keeps history: counters and gauges recorded through the facade
-//! are sampled into the [`Store`], and everything is also handed to a downstream recorder (for
-//! example `metrics-exporter-prometheus`'s) so `/metrics` keeps working beside the store.
+//! A `metrics::Recorder` that keeps history: counters, gauges and histograms recorded through
+//! the facade are sampled into the [`Store`], and everything is also handed to a downstream
+//! recorder (for example `metrics-exporter-prometheus`'s) so `/metrics` keeps working beside
+//! the store.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use metrics::{
-    Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString,
-    Unit,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
 };
 
 use crate::chunk::Sample;
+use crate::error::{ConfigError, QueryError};
+use crate::query::{RangeQuery, Selector, SeriesPoints};
+use crate::sketch::Sketch;
 use crate::store::{Retention, SeriesKey, Store};
 
-/// What the recorder samples: each registered counter and gauge, by its key.
-#[derive(Debug, Clone)]
-enum Handle {
-    Counter(Arc<AtomicU64>),
-    /// The gauge's `f64`, as bits.
-    Gauge(Arc<AtomicU64>),
+/// `metrics::Key` hashes itself to one precomputed `u64`; hashing that again (SipHash, the
+/// std default) would cost more than the lookup it serves.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `Key`, which writes one u64; FNV-1a keeps any other input correct.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
-/// A counter that counts for the store and for the downstream recorder.
-struct FanOutCounter {
-    ours: Arc<AtomicU64>,
+/// A counter cell: the value the store samples, and the downstream recorder's counter.
+struct CounterCell {
+    value: AtomicU64,
     downstream: Counter,
 }
 
-impl CounterFn for FanOutCounter {
+impl CounterFn for CounterCell {
     fn increment(&self, value: u64) {
-        self.ours.fetch_add(value, Ordering::Relaxed);
+        self.value.fetch_add(value, Ordering::Relaxed);
         self.downstream.increment(value);
     }
 
     fn absolute(&self, value: u64) {
-        self.ours.fetch_max(value, Ordering::Relaxed);
+        self.value.fetch_max(value, Ordering::Relaxed);
         self.downstream.absolute(value);
     }
 }
 
-/// A gauge that sets the store's value and the downstream recorder's.
-struct FanOutGauge {
-    ours: Arc<AtomicU64>,
+/// A gauge cell: the `f64`'s bits, and the downstream recorder's gauge.
+struct GaugeCell {
+    bits: AtomicU64,
     downstream: Gauge,
 }
 
-impl GaugeFn for FanOutGauge {
+impl GaugeFn for GaugeCell {
     fn increment(&self, value: f64) {
-        GaugeFn::increment(&*self.ours, value);
+        GaugeFn::increment(&self.bits, value);
         self.downstream.increment(value);
     }
 
     fn decrement(&self, value: f64) {
-        GaugeFn::decrement(&*self.ours, value);
+        GaugeFn::decrement(&self.bits, value);
         self.downstream.decrement(value);
     }
 
     fn set(&self, value: f64) {
-        GaugeFn::set(&*self.ours, value);
+        GaugeFn::set(&self.bits, value);
         self.downstream.set(value);
     }
 }
 
+/// A histogram cell: the sketch of the current sampling interval, and the downstream
+/// recorder's histogram.
+struct HistogramCell {
+    sketch: Mutex<Sketch>,
+    downstream: Histogram,
+}
+
+impl HistogramFn for HistogramCell {
+    fn record(&self, value: f64) {
+        self.sketch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(value);
+        self.downstream.record(value);
+    }
+}
+
+#[derive(Clone)]
+enum Cell {
+    Counter(Arc<CounterCell>),
+    Gauge(Arc<GaugeCell>),
+    Histogram(Arc<HistogramCell>),
+}
+
+impl Cell {
+    /// Whether a handle to the cell lives outside the recorder.
+    fn in_use(&self) -> bool {
+        match self {
+            Cell::Counter(c) => Arc::strong_count(c) > 1,
+            Cell::Gauge(c) => Arc::strong_count(c) > 1,
+            Cell::Histogram(c) => Arc::strong_count(c) > 1,
+        }
+    }
+}
+
+/// A registered series: its key for the store, its cell, and what sampling last saw of it.
+struct Entry {
+    series: SeriesKey,
+    cell: Cell,
+    /// The value's bits at the last sample, to tell whether it changed.
+    seen: AtomicU64,
+    /// When it last changed (or was registered), in the sampler's milliseconds.
+    changed_at: AtomicI64,
+}
+
+type Entries = HashMap<Key, Arc<Entry>, BuildHasherDefault<KeyHasher>>;
+
 /// Records through the `metrics` facade into a [`Store`], and fans out to a downstream
 /// recorder.
 ///
-/// Recording is one relaxed atomic operation on the series' own cell (plus whatever the
-/// downstream recorder does); nothing is stored until [`sample`](Self::sample) reads every
-/// cell into the store at a timestamp the caller chooses (the scheduled tick of a sampling
-/// loop, so regular series compress to about a bit of timestamp a sample). Histograms go to
-/// the downstream recorder only, for now.
+/// Recording is one relaxed atomic operation on the series' own cell for counters and gauges,
+/// and an uncontended lock around a sketch update for histograms, plus whatever the downstream
+/// recorder does. Nothing is stored until [`sample`](Self::sample) reads every cell into the
+/// store at a timestamp (the tick of [`spawn_sampler`](Self::spawn_sampler), or the caller's),
+/// so regular series compress to about a bit of timestamp a sample.
+///
+/// A series whose value has not changed for the retention's `idle_after_ms` stops being
+/// sampled; once no handle to it is held either, the recorder forgets it and the store evicts
+/// it, so memory stays bounded when label values come and go, whether or not anything reads.
+///
+/// Queries ([`query`](Self::query), [`query_raw`](Self::query_raw),
+/// [`query_last`](Self::query_last)) hold the store's lock only to take the blocks they need
+/// by reference, and decode them after letting go: recording never waits on a query, and
+/// sampling waits only for that hand-over.
 ///
 /// ```
-/// use hardening_metrics_store::{Retention, SeriesKey, StoreRecorder};
+/// use hardening_metrics_store::{Retention, Selector, StoreRecorder};
 ///
-/// let recorder = StoreRecorder::new(Retention::default());
+/// let recorder = StoreRecorder::new(Retention::default())?;
 /// metrics::with_local_recorder(&recorder, || {
 ///     metrics::counter!("jobs_total", "queue" => "mail").increment(3);
 ///     metrics::gauge!("queue_depth").set(7.0);
+///     metrics::histogram!("job_seconds").record(0.25);
 /// });
 /// recorder.sample(10_000);
-/// let key = SeriesKey::new("jobs_total", [("queue", "mail")]);
-/// assert_eq!(recorder.store().last(&key).unwrap().value, 3.0);
+/// let last = recorder.query_last(&Selector::name("jobs_total").equal("queue", "mail"));
+/// assert_eq!(last[0].1.value, 3.0);
+/// # Ok::<(), hardening_metrics_store::ConfigError>(())
 /// ```
 pub struct StoreRecorder {
-    handles: RwLock<HashMap<Key, Handle>>,
+    entries: RwLock<Entries>,
     store: Mutex<Store>,
     downstream: Option<Box<dyn Recorder + Send + Sync>>,
 }
@@ -94,20 +171,21 @@ pub struct StoreRecorder {
 impl fmt::Debug for StoreRecorder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoreRecorder")
-            .field("series", &self.handles.read().map_or(0, |h| h.len()))
+            .field("series", &self.entries.read().map_or(0, |h| h.len()))
             .field("downstream", &self.downstream.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl StoreRecorder {
-    /// A recorder keeping what `retention` allows, with no downstream recorder.
-    pub fn new(retention: Retention) -> Self {
-        StoreRecorder {
-            handles: RwLock::new(HashMap::new()),
-            store: Mutex::new(Store::new(retention)),
+    /// A recorder keeping what `retention` allows, with no downstream recorder, or the
+    /// retention setting that cannot work.
+    pub fn new(retention: Retention) -> Result<Self, ConfigError> {
+        Ok(StoreRecorder {
+            entries: RwLock::new(Entries::default()),
+            store: Mutex::new(Store::new(retention)?),
             downstream: None,
-        }
+        })
     }
 
     /// Hands every registration to `downstream` too (for example
@@ -118,76 +196,187 @@ impl StoreRecorder {
         self
     }
 
-    /// Reads every counter and gauge into the store at `timestamp_ms`.
-    pub fn sample(&self, timestamp_ms: i64) {
-        let handles: Vec<(Key, Handle)> = self
-            .handles
+    fn entries(&self) -> Vec<Arc<Entry>> {
+        self.entries
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(k, h)| (k.clone(), h.clone()))
-            .collect();
-        let mut store = self.store();
-        for (key, handle) in handles {
-            let value = match handle {
-                Handle::Counter(cell) => cell.load(Ordering::Relaxed) as f64,
-                Handle::Gauge(cell) => f64::from_bits(cell.load(Ordering::Relaxed)),
-            };
-            let series = SeriesKey::new(key.name(), key.labels().map(|l| (l.key(), l.value())));
-            store.insert(
-                &series,
-                Sample {
-                    timestamp: timestamp_ms,
-                    value,
-                },
-            );
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Reads every counter, gauge and histogram into the store at `timestamp_ms`, and drops
+    /// what has gone idle.
+    pub fn sample(&self, timestamp_ms: i64) {
+        let idle_after = self.store().retention().idle_after_ms;
+        let mut any_idle = false;
+        // Read the cells before taking the store's lock, so the lock covers only inserts.
+        enum Reading {
+            Value(f64),
+            Sketch(Sketch),
         }
+        let mut readings = Vec::new();
+        for entry in self.entries() {
+            let (bits, reading) = match &entry.cell {
+                Cell::Counter(c) => {
+                    let v = c.value.load(Ordering::Relaxed) as f64;
+                    (v.to_bits(), Reading::Value(v))
+                }
+                Cell::Gauge(g) => {
+                    let bits = g.bits.load(Ordering::Relaxed);
+                    (bits, Reading::Value(f64::from_bits(bits)))
+                }
+                Cell::Histogram(h) => {
+                    let sketch = std::mem::take(
+                        &mut *h.sketch.lock().unwrap_or_else(PoisonError::into_inner),
+                    );
+                    // A histogram "changes" when anything was recorded this interval.
+                    let bits = if sketch.is_empty() {
+                        0
+                    } else {
+                        timestamp_ms as u64
+                    };
+                    (bits, Reading::Sketch(sketch))
+                }
+            };
+            if entry.seen.swap(bits, Ordering::Relaxed) != bits {
+                entry.changed_at.store(timestamp_ms, Ordering::Relaxed);
+            } else if timestamp_ms.saturating_sub(entry.changed_at.load(Ordering::Relaxed))
+                > idle_after
+            {
+                any_idle = true;
+                continue;
+            }
+            readings.push((entry, reading));
+        }
+        {
+            let mut store = self.store();
+            for (entry, reading) in &readings {
+                match reading {
+                    Reading::Value(value) => {
+                        store.insert(
+                            &entry.series,
+                            Sample {
+                                timestamp: timestamp_ms,
+                                value: *value,
+                            },
+                        );
+                    }
+                    Reading::Sketch(sketch) => {
+                        store.insert_sketch(&entry.series, timestamp_ms, sketch);
+                    }
+                }
+            }
+            store.evict_idle(timestamp_ms);
+        }
+        if any_idle {
+            // Forget idle series nobody holds a handle to; a later registration starts afresh.
+            let idle = |e: &Entry| {
+                timestamp_ms.saturating_sub(e.changed_at.load(Ordering::Relaxed)) > idle_after
+            };
+            self.entries
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|_, e| !idle(e) || e.cell.in_use());
+        }
+    }
+
+    /// Samples every `interval` on the tokio runtime, stamping each sample with the wall
+    /// clock at the tick (advanced by tokio's clock, so paused time in tests moves it too).
+    /// Runs until the returned handle is aborted.
+    ///
+    /// # Errors
+    /// A zero `interval`, named as `interval`.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub fn spawn_sampler(
+        self: &Arc<Self>,
+        interval: std::time::Duration,
+    ) -> Result<tokio::task::JoinHandle<()>, ConfigError> {
+        if interval.is_zero() {
+            return Err(ConfigError::new(
+                "interval",
+                "0s",
+                "a duration above zero, e.g. 10s",
+            ));
+        }
+        let recorder = Arc::clone(self);
+        let origin_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let start = tokio::time::Instant::now();
+        Ok(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                let at = ticks.tick().await;
+                let elapsed = at.saturating_duration_since(start).as_millis() as i64;
+                recorder.sample(origin_ms + elapsed);
+            }
+        }))
     }
 
     /// The current value of every counter and gauge, read live from the recording cells
     /// (not from the store, so no sampling is needed), sorted by series.
     pub fn snapshot(&self) -> Vec<(SeriesKey, f64)> {
         let mut values: Vec<(SeriesKey, f64)> = self
-            .handles
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(key, handle)| {
-                let value = match handle {
-                    Handle::Counter(cell) => cell.load(Ordering::Relaxed) as f64,
-                    Handle::Gauge(cell) => f64::from_bits(cell.load(Ordering::Relaxed)),
+            .entries()
+            .into_iter()
+            .filter_map(|e| {
+                let value = match &e.cell {
+                    Cell::Counter(c) => c.value.load(Ordering::Relaxed) as f64,
+                    Cell::Gauge(g) => f64::from_bits(g.bits.load(Ordering::Relaxed)),
+                    Cell::Histogram(_) => return None,
                 };
-                (
-                    SeriesKey::new(key.name(), key.labels().map(|l| (l.key(), l.value()))),
-                    value,
-                )
+                Some((e.series.clone(), value))
             })
             .collect();
         values.sort_by(|a, b| a.0.cmp(&b.0));
         values
     }
 
-    /// The store, for queries. Hold the guard briefly: sampling waits for it (recording never
+    /// Runs a range query (see [`RangeQuery`]).
+    pub fn query(&self, query: &RangeQuery) -> Result<Vec<SeriesPoints>, QueryError> {
+        let selection = self.store().select_range(query)?;
+        selection.evaluate(query)
+    }
+
+    /// The raw samples of every selected counter and gauge series in `from..=to`.
+    pub fn query_raw(&self, selector: &Selector, from: i64, to: i64) -> Vec<SeriesPoints> {
+        self.store().query_raw(selector, from, to)
+    }
+
+    /// The latest stored sample of every selected counter and gauge series.
+    pub fn query_last(&self, selector: &Selector) -> Vec<(SeriesKey, Sample)> {
+        self.store().query_last(selector)
+    }
+
+    /// The store itself. Hold the guard briefly: sampling waits for it (recording never
     /// does).
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn cell(&self, key: &Key, make: impl FnOnce() -> Handle) -> Handle {
-        if let Some(handle) = self
-            .handles
+    /// The cell registered under `key`, or a new one from `make`.
+    fn cell(&self, key: &Key, make: impl FnOnce() -> Cell) -> Cell {
+        if let Some(entry) = self
+            .entries
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(key)
         {
-            return handle.clone();
+            return entry.cell.clone();
         }
-        self.handles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key.clone())
-            .or_insert_with(make)
-            .clone()
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.entry(key.clone()).or_insert_with(|| {
+            Arc::new(Entry {
+                series: SeriesKey::new(key.name(), key.labels().map(|l| (l.key(), l.value()))),
+                cell: make(),
+                seen: AtomicU64::new(u64::MAX),
+                changed_at: AtomicI64::new(i64::MIN),
+            })
+        });
+        entry.cell.clone()
     }
 }
 
@@ -211,36 +400,55 @@ impl Recorder for StoreRecorder {
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        let ours = match self.cell(key, || Handle::Counter(Arc::new(AtomicU64::new(0)))) {
-            Handle::Counter(cell) => cell,
-            // The same key registered as a gauge first: keep counting for the downstream
-            // recorder, but the store keeps the gauge.
-            Handle::Gauge(_) => Arc::new(AtomicU64::new(0)),
+        let downstream = || {
+            self.downstream
+                .as_ref()
+                .map_or_else(Counter::noop, |d| d.register_counter(key, metadata))
         };
-        let downstream = self
-            .downstream
-            .as_ref()
-            .map_or_else(Counter::noop, |d| d.register_counter(key, metadata));
-        Counter::from_arc(Arc::new(FanOutCounter { ours, downstream }))
+        match self.cell(key, || {
+            Cell::Counter(Arc::new(CounterCell {
+                value: AtomicU64::new(0),
+                downstream: downstream(),
+            }))
+        }) {
+            Cell::Counter(cell) => Counter::from_arc(cell),
+            // The key is already another kind: the downstream recorder still gets the counts,
+            // the store keeps the first kind.
+            _ => downstream(),
+        }
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        let ours = match self.cell(key, || {
-            Handle::Gauge(Arc::new(AtomicU64::new(0.0f64.to_bits())))
-        }) {
-            Handle::Gauge(cell) => cell,
-            Handle::Counter(_) => Arc::new(AtomicU64::new(0.0f64.to_bits())),
+        let downstream = || {
+            self.downstream
+                .as_ref()
+                .map_or_else(Gauge::noop, |d| d.register_gauge(key, metadata))
         };
-        let downstream = self
-            .downstream
-            .as_ref()
-            .map_or_else(Gauge::noop, |d| d.register_gauge(key, metadata));
-        Gauge::from_arc(Arc::new(FanOutGauge { ours, downstream }))
+        match self.cell(key, || {
+            Cell::Gauge(Arc::new(GaugeCell {
+                bits: AtomicU64::new(0.0f64.to_bits()),
+                downstream: downstream(),
+            }))
+        }) {
+            Cell::Gauge(cell) => Gauge::from_arc(cell),
+            _ => downstream(),
+        }
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        self.downstream
-            .as_ref()
-            .map_or_else(Histogram::noop, |d| d.register_histogram(key, metadata))
+        let downstream = || {
+            self.downstream
+                .as_ref()
+                .map_or_else(Histogram::noop, |d| d.register_histogram(key, metadata))
+        };
+        match self.cell(key, || {
+            Cell::Histogram(Arc::new(HistogramCell {
+                sketch: Mutex::new(Sketch::new()),
+                downstream: downstream(),
+            }))
+        }) {
+            Cell::Histogram(cell) => Histogram::from_arc(cell),
+            _ => downstream(),
+        }
     }
 }

@@ -10,7 +10,7 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 
 #[test]
 fn counters_and_gauges_are_sampled_into_the_store_at_the_callers_ticks() {
-    let recorder = StoreRecorder::new(Retention::default());
+    let recorder = StoreRecorder::new(Retention::default()).unwrap();
     metrics::with_local_recorder(&recorder, || {
         let requests = metrics::counter!("requests_total", "route" => "/");
         let depth = metrics::gauge!("queue_depth");
@@ -48,7 +48,9 @@ fn counters_and_gauges_are_sampled_into_the_store_at_the_callers_ticks() {
 fn the_prometheus_text_keeps_working_beside_the_store() {
     let prometheus = PrometheusBuilder::new().build_recorder();
     let handle = prometheus.handle();
-    let recorder = StoreRecorder::new(Retention::default()).with_downstream(prometheus);
+    let recorder = StoreRecorder::new(Retention::default())
+        .unwrap()
+        .with_downstream(prometheus);
     metrics::with_local_recorder(&recorder, || {
         metrics::counter!("logins_total", "method" => "sso").increment(4);
         metrics::gauge!("sessions").increment(2.0);
@@ -75,7 +77,7 @@ fn the_prometheus_text_keeps_working_beside_the_store() {
 
 #[test]
 fn a_snapshot_reads_current_values_without_sampling() {
-    let recorder = StoreRecorder::new(Retention::default());
+    let recorder = StoreRecorder::new(Retention::default()).unwrap();
     metrics::with_local_recorder(&recorder, || {
         metrics::counter!("b_total").increment(2);
         metrics::gauge!("a_level", "zone" => "x").set(-1.5);

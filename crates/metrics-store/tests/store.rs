@@ -21,7 +21,8 @@ fn ranges_match_a_plain_filter_over_what_was_inserted() {
     let mut store = Store::new(Retention {
         chunk_samples: 7,
         ..Retention::default()
-    });
+    })
+    .unwrap();
     let k = key("x");
     let mut kept = Vec::new();
     for i in 0..200i64 {
@@ -58,7 +59,8 @@ fn old_chunks_age_out_whole_once_past_the_window() {
         max_age_ms: 60_000,
         chunk_samples: 10,
         ..Retention::default()
-    });
+    })
+    .unwrap();
     let k = key("age");
     for i in 0..100i64 {
         store.insert(&k, sample(i * 1000, i as f64));
@@ -76,7 +78,8 @@ fn the_memory_budget_drops_the_oldest_chunks_across_series() {
         max_bytes: 4_000,
         chunk_samples: 10,
         ..Retention::default()
-    });
+    })
+    .unwrap();
     for i in 0..400i64 {
         store.insert(&key("a"), sample(i * 1000, (i * 7) as f64));
         store.insert(&key("b"), sample(i * 1000 + 500, (i * 3) as f64));
@@ -96,7 +99,8 @@ fn the_series_cap_refuses_new_series_and_counts_them() {
     let mut store = Store::new(Retention {
         max_series: 2,
         ..Retention::default()
-    });
+    })
+    .unwrap();
     assert!(store.insert(&key("a"), sample(0, 1.0)));
     assert!(store.insert(&key("b"), sample(0, 1.0)));
     assert!(!store.insert(&key("c"), sample(0, 1.0)));
@@ -113,7 +117,8 @@ fn idle_series_are_evicted_and_their_memory_given_back() {
     let mut store = Store::new(Retention {
         idle_after_ms: 10_000,
         ..Retention::default()
-    });
+    })
+    .unwrap();
     store.insert(&key("quiet"), sample(0, 1.0));
     store.insert(&key("busy"), sample(0, 1.0));
     store.insert(&key("busy"), sample(15_000, 2.0));

@@ -1,0 +1,437 @@
+//! A mergeable quantile sketch with a stated relative error: logarithmic buckets, as in
+//! DDSketch (Masson, Rim and Lee, "DDSketch: A Fast and Fully-Mergeable Quantile Sketch with
+//! Relative-Error Guarantees", VLDB 2019), written by us.
+//!
+//! A positive value `v` falls in bucket `i = ceil(log_γ v)` with `γ = (1 + α) / (1 − α)`, and
+//! the bucket answers with `2γ^i / (γ + 1)`, which is within `α` of every value in it. So a
+//! quantile is off by at most `α` times its true value, whatever the distribution, and two
+//! sketches merge by adding their bucket counts: the error bound holds for the merge too.
+//! Negative values mirror the positive ones; values closer to zero than
+//! [`Sketch::MIN_INDEXABLE`] count as zero.
+
+use std::fmt;
+
+/// The relative error of every sketch of this crate: 1 %.
+pub const RELATIVE_ERROR: f64 = 0.01;
+
+/// Buckets kept per sign. Past this many, the lowest buckets are folded into the lowest kept
+/// one, so the error bound then holds only for quantiles above the folded range. With a 1 %
+/// error, 2,048 buckets span a ratio of 10^17 between the smallest and largest value, so
+/// folding takes values as far apart as nanoseconds and years.
+const MAX_BUCKETS: usize = 2048;
+
+/// Counts of consecutive buckets, starting at bucket `offset`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Buckets {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Buckets {
+    fn add(&mut self, index: i32, count: u64) {
+        if self.counts.is_empty() {
+            self.offset = index;
+            self.counts.push(count);
+            return;
+        }
+        let mut index = index;
+        if index < self.offset {
+            let grow = (self.offset - index) as usize;
+            if self.counts.len() + grow > MAX_BUCKETS {
+                // Too wide: the new low value folds into the lowest bucket that fits.
+                let room = MAX_BUCKETS.saturating_sub(self.counts.len());
+                index = self.offset - room as i32;
+                if room == 0 {
+                    self.counts[0] += count;
+                    return;
+                }
+            }
+            let grow = (self.offset - index) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = index;
+        }
+        let at = (index - self.offset) as usize;
+        if at >= self.counts.len() {
+            self.counts.resize(at + 1, 0);
+            if self.counts.len() > MAX_BUCKETS {
+                let fold = self.counts.len() - MAX_BUCKETS;
+                let folded: u64 = self.counts.drain(..fold).sum();
+                self.counts[0] += folded;
+                self.offset += fold as i32;
+            }
+            let at = (index - self.offset) as usize;
+            self.counts[at] += count;
+            return;
+        }
+        self.counts[at] += count;
+    }
+
+    fn merge(&mut self, other: &Buckets) {
+        for (i, &c) in other.counts.iter().enumerate() {
+            if c > 0 {
+                self.add(other.offset + i as i32, c);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.counts.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
+/// A quantile sketch: count, sum, min and max exactly, quantiles within [`RELATIVE_ERROR`].
+///
+/// ```
+/// use hardening_metrics_store::Sketch;
+///
+/// let mut sketch = Sketch::new();
+/// for ms in 1..=1000 {
+///     sketch.add(f64::from(ms));
+/// }
+/// let p99 = sketch.quantile(0.99).unwrap();
+/// assert!((p99 - 990.0).abs() <= 990.0 * 0.01);
+/// assert_eq!(sketch.count(), 1000);
+/// assert_eq!(sketch.max(), Some(1000.0));
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct Sketch {
+    positive: Buckets,
+    negative: Buckets,
+    zero: u64,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// NaN and infinite values: not placed in a bucket, but counted so nothing vanishes.
+    ignored: u64,
+}
+
+impl fmt::Debug for Sketch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sketch")
+            .field("count", &self.count)
+            .field("sum", &self.sum)
+            .field("min", &self.min())
+            .field("max", &self.max())
+            .field(
+                "buckets",
+                &(self.positive.counts.len() + self.negative.counts.len()),
+            )
+            .field("ignored", &self.ignored)
+            .finish()
+    }
+}
+
+fn gamma_ln() -> f64 {
+    ((1.0 + RELATIVE_ERROR) / (1.0 - RELATIVE_ERROR)).ln()
+}
+
+fn index_of(magnitude: f64) -> i32 {
+    // `magnitude` is finite and at least MIN_INDEXABLE, so this stays far inside i32.
+    (magnitude.ln() / gamma_ln()).ceil() as i32
+}
+
+fn value_of(index: i32) -> f64 {
+    let gamma = (1.0 + RELATIVE_ERROR) / (1.0 - RELATIVE_ERROR);
+    2.0 * (f64::from(index) * gamma_ln()).exp() / (gamma + 1.0)
+}
+
+impl Sketch {
+    /// Values closer to zero than this count as zero.
+    pub const MIN_INDEXABLE: f64 = 1e-9;
+
+    /// An empty sketch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one value. NaN and infinities are counted in [`ignored`](Self::ignored) and
+    /// nowhere else.
+    pub fn add(&mut self, value: f64) {
+        if !value.is_finite() {
+            self.ignored += 1;
+            return;
+        }
+        if self.count == 0 {
+            self.min = value;
+            self.max = value;
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.count += 1;
+        self.sum += value;
+        if value >= Self::MIN_INDEXABLE {
+            self.positive.add(index_of(value), 1);
+        } else if value <= -Self::MIN_INDEXABLE {
+            self.negative.add(index_of(-value), 1);
+        } else {
+            self.zero += 1;
+        }
+    }
+
+    /// Adds every value of `other`, as if they had been added here.
+    pub fn merge(&mut self, other: &Sketch) {
+        if other.count > 0 {
+            if self.count == 0 {
+                self.min = other.min;
+                self.max = other.max;
+            } else {
+                self.min = self.min.min(other.min);
+                self.max = self.max.max(other.max);
+            }
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.zero += other.zero;
+        self.ignored += other.ignored;
+        self.positive.merge(&other.positive);
+        self.negative.merge(&other.negative);
+    }
+
+    /// Values added (NaN and infinities excluded).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The sum of the values added.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// The smallest value added, exactly.
+    pub fn min(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    /// The largest value added, exactly.
+    pub fn max(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    /// NaN and infinite values seen, which are in no other figure.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// Whether no value was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && self.ignored == 0
+    }
+
+    /// The `q`-quantile (`0 ≤ q ≤ 1`): the value of rank `⌊q·(count − 1)⌋` in sorted order,
+    /// within [`RELATIVE_ERROR`] of it, and never outside `[min, max]`. `None` when empty or
+    /// when `q` is not in `[0, 1]`.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = (q * (self.count - 1) as f64).floor() as u64;
+        // The extremes are known exactly.
+        if rank == 0 {
+            return Some(self.min);
+        }
+        if rank == self.count - 1 {
+            return Some(self.max);
+        }
+        // Walk from the most negative value up: negative buckets from the largest index down.
+        let mut seen = 0u64;
+        let neg = &self.negative;
+        for (i, &c) in neg.counts.iter().enumerate().rev() {
+            seen += c;
+            if seen > rank {
+                return Some(self.clamp(-value_of(neg.offset + i as i32)));
+            }
+        }
+        seen += self.zero;
+        if seen > rank {
+            return Some(self.clamp(0.0));
+        }
+        let pos = &self.positive;
+        for (i, &c) in pos.counts.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                return Some(self.clamp(value_of(pos.offset + i as i32)));
+            }
+        }
+        Some(self.max)
+    }
+
+    fn clamp(&self, v: f64) -> f64 {
+        v.clamp(self.min, self.max)
+    }
+
+    /// Memory the sketch holds, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.positive.memory_bytes() + self.negative.memory_bytes()
+    }
+
+    /// The sketch as compact bytes: exact figures, then each sign's non-empty buckets as
+    /// varint index gaps and counts. [`Sketch::decode`] reads them back to an equal sketch.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48 + 4 * self.positive.counts.len());
+        for v in [self.count, self.zero, self.ignored] {
+            put_varint(&mut out, v);
+        }
+        for v in [self.sum, self.min, self.max] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for buckets in [&self.positive, &self.negative] {
+            let used = buckets.counts.iter().filter(|&&c| c > 0).count();
+            put_varint(&mut out, used as u64);
+            let mut previous = None;
+            for (i, &c) in buckets.counts.iter().enumerate() {
+                if c == 0 {
+                    continue;
+                }
+                let index = buckets.offset + i as i32;
+                match previous {
+                    None => put_varint(&mut out, zigzag(index)),
+                    Some(p) => put_varint(&mut out, (index - p) as u64),
+                }
+                put_varint(&mut out, c);
+                previous = Some(index);
+            }
+        }
+        out
+    }
+
+    /// Reads bytes written by [`encode`](Self::encode); `None` if they are not such bytes.
+    pub fn decode(bytes: &[u8]) -> Option<Sketch> {
+        let mut r = Reader { bytes, at: 0 };
+        let mut sketch = Sketch {
+            count: r.varint()?,
+            zero: r.varint()?,
+            ignored: r.varint()?,
+            sum: r.f64()?,
+            min: r.f64()?,
+            max: r.f64()?,
+            ..Sketch::default()
+        };
+        for sign in 0..2 {
+            let used = r.varint()?;
+            // Every bucket takes at least two bytes, so a count past that is corrupt, and it
+            // must not size an allocation.
+            if used > (bytes.len() as u64) / 2 {
+                return None;
+            }
+            let mut index: i32 = 0;
+            for n in 0..used {
+                let step = r.varint()?;
+                index = if n == 0 {
+                    unzigzag(step)?
+                } else {
+                    index.checked_add(i32::try_from(step).ok()?)?
+                };
+                let count = r.varint()?;
+                let buckets = if sign == 0 {
+                    &mut sketch.positive
+                } else {
+                    &mut sketch.negative
+                };
+                buckets.add(index, count);
+            }
+        }
+        (r.at == bytes.len()).then_some(sketch)
+    }
+}
+
+fn zigzag(v: i32) -> u64 {
+    u64::from(((v << 1) ^ (v >> 31)) as u32)
+}
+
+fn unzigzag(v: u64) -> Option<i32> {
+    let v = u32::try_from(v).ok()?;
+    Some(((v >> 1) as i32) ^ -((v & 1) as i32))
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.bytes.get(self.at)?;
+            self.at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn f64(&mut self) -> Option<f64> {
+        let bytes = self.bytes.get(self.at..self.at + 8)?;
+        self.at += 8;
+        Some(f64::from_le_bytes(bytes.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bucket_answers_within_the_error_of_its_values() {
+        for v in [1e-9, 0.001, 0.5, 1.0, 3.7, 1e6, 1e15] {
+            let answer = value_of(index_of(v));
+            assert!(
+                (answer - v).abs() <= v * RELATIVE_ERROR * (1.0 + 1e-9),
+                "{v} → {answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn negatives_zero_and_non_finite_values() {
+        let mut s = Sketch::new();
+        for v in [-5.0, -1.0, 0.0, 1e-12, 2.0, f64::NAN, f64::INFINITY] {
+            s.add(v);
+        }
+        assert_eq!(s.count(), 5);
+        assert_eq!(s.ignored(), 2);
+        assert_eq!(s.quantile(0.0), Some(-5.0));
+        assert_eq!(s.quantile(0.5), Some(0.0));
+        assert_eq!(s.quantile(1.0), Some(2.0));
+        assert_eq!(Sketch::decode(&s.encode()), Some(s));
+    }
+
+    #[test]
+    fn a_range_too_wide_folds_its_lowest_values_and_stays_bounded() {
+        let mut s = Sketch::new();
+        for e in -9..300 {
+            s.add(10f64.powi(e));
+        }
+        assert!(s.positive.counts.len() <= MAX_BUCKETS);
+        assert_eq!(s.positive.total(), 309);
+        let p99 = s.quantile(0.99).unwrap();
+        let exact = 10f64.powi(-9 + (0.99f64 * 308.0).floor() as i32);
+        assert!((p99 - exact).abs() <= exact * RELATIVE_ERROR * (1.0 + 1e-9));
+    }
+
+    #[test]
+    fn garbage_does_not_decode() {
+        assert_eq!(Sketch::decode(&[]), None);
+        assert_eq!(Sketch::decode(&[0xff; 40]), None);
+        let mut bytes = Sketch::new().encode();
+        bytes.push(0);
+        assert_eq!(Sketch::decode(&bytes), None);
+    }
+}
