@@ -18,6 +18,8 @@
 //!   x == 0                    '0'
 //!   fits the previous window  '10'   + the window's meaningful bits
 //!   otherwise                 '11'   + 6 bits leading zeros + 6 bits (length - 1) + meaningful bits
+//!   (the encoder also starts a new window when the XOR fits the old one but a new one is
+//!   cheaper, header included; the decoder needs no change for that)
 //! ```
 //!
 //! This differs from the paper in two places, both for exactness: a fifth timestamp class keeps
@@ -174,13 +176,16 @@ impl Chunk {
         }
         let leading = xor.leading_zeros();
         let trailing = xor.trailing_zeros();
+        let meaningful = 64 - leading - trailing;
         match self.window {
-            Some((l, t)) if leading >= l && trailing >= t => {
+            // Reuse the window when the XOR fits it and that is no dearer than describing a
+            // new one (12 bits of header). The paper reuses whenever it fits; after a wide
+            // XOR that keeps paying for the wide window long after the values settle.
+            Some((l, t)) if leading >= l && trailing >= t && 64 - l - t <= meaningful + 12 => {
                 self.bits.write(0b10, 2);
                 self.bits.write(xor >> t, 64 - l - t);
             }
             _ => {
-                let meaningful = 64 - leading - trailing;
                 self.bits.write(0b11, 2);
                 self.bits.write(u64::from(leading), 6);
                 self.bits.write(u64::from(meaningful - 1), 6);

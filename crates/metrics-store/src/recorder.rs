@@ -139,9 +139,11 @@ type Entries = HashMap<Key, Arc<Entry>, BuildHasherDefault<KeyHasher>>;
 /// store at a timestamp (the tick of [`spawn_sampler`](Self::spawn_sampler), or the caller's),
 /// so regular series compress to about a bit of timestamp a sample.
 ///
-/// A series whose value has not changed for the retention's `idle_after_ms` stops being
-/// sampled; once no handle to it is held either, the recorder forgets it and the store evicts
-/// it, so memory stays bounded when label values come and go, whether or not anything reads.
+/// A series that nobody holds a handle to and whose value has not changed for the
+/// retention's `idle_after_ms` is forgotten: it is no longer sampled and the store evicts it,
+/// so memory stays bounded when label values come and go (a user id, a request path),
+/// whether or not anything reads or scrapes. A later `counter!` with the same key starts it
+/// afresh (from zero, which a query reads as a counter reset).
 ///
 /// Queries ([`query`](Self::query), [`query_raw`](Self::query_raw),
 /// [`query_last`](Self::query_last)) hold the store's lock only to take the blocks they need
@@ -241,8 +243,9 @@ impl StoreRecorder {
             };
             if entry.seen.swap(bits, Ordering::Relaxed) != bits {
                 entry.changed_at.store(timestamp_ms, Ordering::Relaxed);
-            } else if timestamp_ms.saturating_sub(entry.changed_at.load(Ordering::Relaxed))
-                > idle_after
+            } else if !entry.cell.in_use()
+                && timestamp_ms.saturating_sub(entry.changed_at.load(Ordering::Relaxed))
+                    > idle_after
             {
                 any_idle = true;
                 continue;
@@ -270,14 +273,16 @@ impl StoreRecorder {
             store.evict_idle(timestamp_ms);
         }
         if any_idle {
-            // Forget idle series nobody holds a handle to; a later registration starts afresh.
+            // A handle may have been taken since the check above: it keeps its entry.
             let idle = |e: &Entry| {
-                timestamp_ms.saturating_sub(e.changed_at.load(Ordering::Relaxed)) > idle_after
+                !e.cell.in_use()
+                    && timestamp_ms.saturating_sub(e.changed_at.load(Ordering::Relaxed))
+                        > idle_after
             };
             self.entries
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .retain(|_, e| !idle(e) || e.cell.in_use());
+                .retain(|_, e| !idle(e));
         }
     }
 

@@ -5,7 +5,12 @@
     reason = "a test fails loudly"
 )]
 
-use hardening_metrics_store::{Retention, SeriesKey, StoreRecorder};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hardening_metrics_store::{
+    Function, RELATIVE_ERROR, RangeQuery, Retention, Selector, SeriesKey, StoreRecorder,
+};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 #[test]
@@ -95,4 +100,111 @@ fn a_snapshot_reads_current_values_without_sampling() {
         ]
     );
     assert_eq!(recorder.store().series_count(), 0, "nothing sampled yet");
+}
+
+#[test]
+fn histograms_are_sampled_as_one_sketch_per_interval() {
+    let recorder = StoreRecorder::new(Retention::default()).unwrap();
+    let mut all = Vec::new();
+    metrics::with_local_recorder(&recorder, || {
+        let latency = metrics::histogram!("rpc_seconds", "method" => "get");
+        for tick in 1..=6i64 {
+            for j in 0..100 {
+                let v = (tick * 100 + j) as f64 / 1000.0;
+                latency.record(v);
+                all.push(v);
+            }
+            recorder.sample(tick * 10_000);
+        }
+    });
+    let q = RangeQuery::new(
+        r#"rpc_seconds{method="get"}"#.parse().unwrap(),
+        60_000,
+        60_000,
+        60_000,
+        Function::Quantile(0.99),
+    );
+    let p99 = recorder.query(&q).unwrap()[0].points[0].value;
+    all.sort_by(f64::total_cmp);
+    let exact = all[(0.99 * (all.len() - 1) as f64).floor() as usize];
+    assert!(
+        (p99 - exact).abs() <= exact * RELATIVE_ERROR,
+        "{p99} vs {exact}"
+    );
+    let count = RangeQuery::new(
+        Selector::name("rpc_seconds"),
+        60_000,
+        60_000,
+        60_000,
+        Function::Count,
+    );
+    assert_eq!(recorder.query(&count).unwrap()[0].points[0].value, 600.0);
+}
+
+#[test]
+fn idle_series_are_forgotten_once_nobody_holds_them() {
+    let recorder = StoreRecorder::new(Retention {
+        idle_after_ms: 60_000,
+        ..Retention::default()
+    })
+    .unwrap();
+    // One request per user id: label values that come and go, with no handle kept.
+    metrics::with_local_recorder(&recorder, || {
+        for user in 0..100 {
+            metrics::counter!("requests_total", "user" => user.to_string()).increment(1);
+        }
+    });
+    let held = metrics::with_local_recorder(&recorder, || metrics::gauge!("held"));
+    held.set(1.0);
+    for tick in 0..=20i64 {
+        recorder.sample(tick * 10_000);
+    }
+    assert_eq!(
+        recorder.snapshot().len(),
+        1,
+        "only the held gauge is remembered"
+    );
+    assert_eq!(
+        recorder.store().series_count(),
+        1,
+        "the store evicted the rest"
+    );
+    assert!(recorder.store().dropped().idle_series >= 100);
+    // The held one comes back to life when it changes.
+    held.set(2.0);
+    recorder.sample(300_000);
+    assert_eq!(
+        recorder
+            .store()
+            .last(&SeriesKey::new("held", []))
+            .unwrap()
+            .value,
+        2.0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sampler_ticks_on_tokio_time() {
+    let recorder = Arc::new(StoreRecorder::new(Retention::default()).unwrap());
+    let counter = metrics::with_local_recorder(&*recorder, || metrics::counter!("ticks_total"));
+    assert_eq!(
+        recorder.spawn_sampler(Duration::ZERO).unwrap_err().field(),
+        "interval"
+    );
+    let sampler = recorder.spawn_sampler(Duration::from_secs(10)).unwrap();
+    for _ in 0..6 {
+        counter.increment(1);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    sampler.abort();
+    let raw = recorder.query_raw(&Selector::name("ticks_total"), i64::MIN, i64::MAX);
+    let samples = &raw[0].points;
+    assert!(samples.len() >= 6, "{samples:?}");
+    // Regular ticks, 10 s apart, on the paused clock.
+    assert!(
+        samples
+            .windows(2)
+            .all(|w| w[1].timestamp - w[0].timestamp == 10_000)
+    );
+    assert_eq!(samples.last().unwrap().value, 6.0);
 }
