@@ -1,14 +1,23 @@
-//! Our Gorilla chunks beside `tsz`, a Rust implementation of the same paper, in one run.
+//! The metrics store, each group beside its peer in one run.
 //!
-//! Both encode and decode the same busy-counter series of 120 samples. `tsz` takes whole-second
-//! timestamps, so both get seconds here; `--example compression` measures our bytes per sample
-//! on millisecond timestamps.
+//! - Encode and decode: our Gorilla chunks beside `tsz`, a Rust implementation of the same
+//!   paper, on the same busy-counter series of 120 samples. `tsz` takes whole-second
+//!   timestamps, so both get seconds here; `--example compression` measures our bytes per
+//!   sample on millisecond timestamps.
+//! - Recording: `counter!(…).increment(1)` through our recorder (which fans out to
+//!   `metrics-exporter-prometheus`'s) beside the Prometheus recorder alone.
+//! - A one-day query at 10 s resolution: no crate does in-process compressed queries to
+//!   compare with, so the reference is the same answer from a plain `Vec` of uncompressed
+//!   samples, which shows what the compression costs a reader.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hardening_benches::{Shape, series};
-use hardening_metrics_store::{Chunk, Sample};
+use hardening_metrics_store::{
+    Chunk, Function, RangeQuery, Retention, Sample, Selector, SeriesKey, Store, StoreRecorder,
+};
+use metrics_exporter_prometheus::PrometheusBuilder;
 use tsz::stream::{BufferedReader, BufferedWriter};
 use tsz::{DataPoint, Decode, Encode, StdDecoder, StdEncoder};
 
@@ -71,9 +80,135 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+fn record(c: &mut Criterion) {
+    let mut group = c.benchmark_group("recorder_counter_increment");
+    let ours = StoreRecorder::new(Retention::default())
+        .expect("default retention")
+        .with_downstream(PrometheusBuilder::new().build_recorder());
+    group.bench_function("hardening", |b| {
+        metrics::with_local_recorder(&ours, || {
+            b.iter(|| metrics::counter!("requests_total", "route" => "/").increment(1));
+        });
+    });
+    let prometheus = PrometheusBuilder::new().build_recorder();
+    group.bench_function("prometheus", |b| {
+        metrics::with_local_recorder(&prometheus, || {
+            b.iter(|| metrics::counter!("requests_total", "route" => "/").increment(1));
+        });
+    });
+    group.finish();
+
+    // With the handle kept, as the crates of this workspace do: no registration per call.
+    let mut group = c.benchmark_group("recorder_counter_handle_increment");
+    let counter = metrics::with_local_recorder(&ours, || metrics::counter!("kept_total"));
+    group.bench_function("hardening", |b| b.iter(|| counter.increment(1)));
+    let counter = metrics::with_local_recorder(&prometheus, || metrics::counter!("kept_total"));
+    group.bench_function("prometheus", |b| b.iter(|| counter.increment(1)));
+    group.finish();
+
+    let mut group = c.benchmark_group("recorder_histogram_record");
+    let histogram = metrics::with_local_recorder(&ours, || metrics::histogram!("latency_seconds"));
+    group.bench_function("hardening", |b| {
+        b.iter(|| histogram.record(black_box(0.0123)))
+    });
+    let histogram =
+        metrics::with_local_recorder(&prometheus, || metrics::histogram!("latency_seconds"));
+    group.bench_function("prometheus", |b| {
+        b.iter(|| histogram.record(black_box(0.0123)))
+    });
+    group.finish();
+}
+
+/// One day of a busy counter every 10 s: 8,640 samples.
+const DAY_AT_10S: usize = 8_640;
+
+fn query_one_day(c: &mut Criterion) {
+    let points = series(Shape::BusyCounter, DAY_AT_10S, 10_000, 0, 7);
+    let from = points[0].0;
+    let to = points[DAY_AT_10S - 1].0;
+    let mut store = Store::new(Retention::default()).expect("default retention");
+    let key = SeriesKey::new("requests_total", [("route", "/")]);
+    for &(timestamp, value) in &points {
+        store.insert(&key, Sample { timestamp, value });
+    }
+    let plain: Vec<Sample> = points
+        .iter()
+        .map(|&(timestamp, value)| Sample { timestamp, value })
+        .collect();
+
+    let mut group = c.benchmark_group("store_query_one_day_raw_10s");
+    group.throughput(Throughput::Elements(DAY_AT_10S as u64));
+    let selector = Selector::name("requests_total");
+    group.bench_function("hardening", |b| {
+        b.iter(|| black_box(store.query_raw(&selector, from, to)))
+    });
+    group.bench_function("plain_vec", |b| {
+        b.iter(|| {
+            black_box(
+                plain
+                    .iter()
+                    .filter(|s| s.timestamp >= from && s.timestamp <= to)
+                    .copied()
+                    .collect::<Vec<Sample>>(),
+            )
+        })
+    });
+    group.finish();
+
+    // rate over 1 min windows at every 10 s step, across the day: 8,640 points.
+    let mut group = c.benchmark_group("store_query_one_day_rate_10s_step");
+    group.throughput(Throughput::Elements(DAY_AT_10S as u64));
+    let query = RangeQuery::new(
+        Selector::name("requests_total"),
+        from,
+        to,
+        10_000,
+        Function::Rate,
+    )
+    .window(60_000);
+    group.bench_function("hardening", |b| b.iter(|| black_box(store.query(&query))));
+    group.bench_function("plain_vec", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(DAY_AT_10S);
+            let mut t = from;
+            while t <= to {
+                let lo = plain.partition_point(|s| s.timestamp <= t - 60_000);
+                let hi = plain.partition_point(|s| s.timestamp <= t);
+                let mut increase = 0.0;
+                for i in lo.max(1)..hi {
+                    let (p, v) = (plain[i - 1].value, plain[i].value);
+                    increase += if v >= p { v - p } else { v };
+                }
+                if hi > lo {
+                    out.push(Sample {
+                        timestamp: t,
+                        value: increase / 60.0,
+                    });
+                }
+                t += 10_000;
+            }
+            black_box(out)
+        })
+    });
+    group.finish();
+
+    // The same day at 1-minute steps: the minute tier answers, no raw sample is decoded.
+    let mut group = c.benchmark_group("store_query_one_day_rate_1m_tier");
+    let aligned_from = from - from.rem_euclid(60_000) + 60_000;
+    let query = RangeQuery::new(
+        Selector::name("requests_total"),
+        aligned_from,
+        to,
+        60_000,
+        Function::Rate,
+    );
+    group.bench_function("hardening", |b| b.iter(|| black_box(store.query(&query))));
+    group.finish();
+}
+
 criterion_group!(
     name = benches;
     config = hardening_benches::config();
-    targets = encode, decode
+    targets = encode, decode, record, query_one_day
 );
 criterion_main!(benches);
