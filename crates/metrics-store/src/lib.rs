@@ -23,9 +23,14 @@
 
 mod bits;
 mod chunk;
+mod persist;
 mod recorder;
 mod store;
 
 pub use chunk::{Chunk, ChunkIter, Sample};
+pub use persist::{
+    ChunkLog, Corruption, CorruptionKind, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, PersistError,
+    PersistOptions, PersistOptionsBuilder, Recovered, SyncPolicy,
+};
 pub use recorder::StoreRecorder;
 pub use store::{Dropped, Retention, SeriesKey, Store};
