@@ -4,27 +4,8 @@
 //! A [`ChunkLog`] owns one directory. [`ChunkLog::open`] reads every segment in it back into
 //! [`Recovered`] chunks, reporting each stretch it could not read as a [`Corruption`] and
 //! keeping everything else; [`ChunkLog::append`] then writes each closed chunk as one record.
-//!
-//! ```
-//! use hardening_metrics_store::{Chunk, ChunkLog, PersistOptions, Sample, SeriesKey};
-//!
-//! let dir = std::env::temp_dir().join(format!("hms-persist-doc-{}", std::process::id()));
-//! let key = SeriesKey::new("http_requests_total", [("route", "/")]);
-//! let mut chunk = Chunk::new();
-//! for i in 0..120 {
-//!     chunk.push(Sample { timestamp: i * 10_000, value: i as f64 });
-//! }
-//!
-//! let (mut log, recovered) = ChunkLog::open(PersistOptions::builder(&dir).build()?)?;
-//! assert!(recovered.chunks.is_empty() && recovered.problems.is_empty());
-//! log.append(&key, &chunk)?;
-//! drop(log);
-//!
-//! let (_log, recovered) = ChunkLog::open(PersistOptions::builder(&dir).build()?)?;
-//! assert_eq!(recovered.chunks, vec![(key, chunk)]);
-//! # std::fs::remove_dir_all(&dir).ok();
-//! # Ok::<(), hardening_metrics_store::PersistError>(())
-//! ```
+//! This module is private: these docs are for readers of the source; users read
+//! [`ChunkLog`]'s docs and `docs/metrics-store-persistence.md`.
 //!
 //! # Files
 //!
@@ -72,16 +53,18 @@
 //! reader can skip records of a version it does not know. The header has its own checksum so
 //! a length is trusted before the payload is touched: a damaged length is told from a record
 //! cut short, and a stray marker inside a payload costs a 14-byte checksum, not one over
-//! megabytes. CRC-32C (Castagnoli) detects every burst of up to 32 bits and has the better
-//! Hamming distance of the 32-bit CRCs at these lengths; it is what iSCSI, ext4 and LevelDB
-//! use. It is computed with a 256-entry table built at compile time (about twenty lines):
-//! records are a few hundred bytes, a write is a system call, and the table costs well under a
-//! microsecond a record, so a dependency would buy nothing that shows.
+//! megabytes. CRC-32C (Castagnoli) is the checksum of iSCSI, ext4 and LevelDB: like every
+//! 32-bit CRC it catches any burst of up to 32 bits, and over record-sized lengths it keeps a
+//! higher Hamming distance than the IEEE CRC-32 (the one `crc32fast` computes). It is computed
+//! here, slicing by 8 with tables built at compile time, in forty lines: for a record of a few
+//! hundred bytes it is a small share of an append, which is mostly the `write` system call
+//! (see the `persist_append` bench). Hardware CRC-32C needs `unsafe` intrinsics or a crate
+//! that wraps them, for a saving an append would hardly show.
 //!
 //! # Reading
 //!
-//! A segment is read whole (it is at most `segment_bytes`, and at most 1 GiB; a larger file is
-//! not read and is reported). At each position the reader frames a record: marker, header
+//! A segment is read whole (it was at most `segment_bytes` when written, and no file over
+//! 1 GiB is read: it is reported instead). At each position the reader frames a record: marker, header
 //! checksum, a length within bounds and within the file, payload checksum. A record that fails
 //! is skipped up to the next position where a whole record verifies, so one bad record never
 //! costs the ones after it, and the skipped stretch is reported with its offset and size. A
@@ -451,8 +434,47 @@ struct Active {
     file: File,
 }
 
-/// An append-only log of closed chunks in checksummed segment files; see the
-/// [module docs](self) for the files, the record layout and what reading does with damage.
+/// An append-only log of closed chunks in checksummed segment files, read back on start so
+/// history survives a restart or a crash.
+///
+/// Each closed chunk is one record: a marker, a format version, a record kind, the payload's
+/// length, a CRC-32C of the payload and one of the header, then the series and the chunk's
+/// Gorilla bits. Records go to segment files (`00000001.chunks`, …) that rotate at
+/// [`PersistOptions::segment_bytes`]; the oldest are deleted to stay within
+/// [`PersistOptions::max_disk_bytes`]. Appends always go to a new segment, never after what an
+/// earlier run left. One directory belongs to one log at a time.
+///
+/// On [`open`](ChunkLog::open), a record that fails its checks is skipped up to the next one
+/// that passes and reported as a [`Corruption`]; the chunks around it are kept. A torn tail (a
+/// crash mid-write) is reported once and cut off its segment. A chunk is loaded only if
+/// decoding and re-encoding its samples gives back its stored bits exactly. No input panics
+/// the reader, and no length read from a file is trusted for an allocation before it is
+/// checked against the file.
+///
+/// ```
+/// use hardening_metrics_store::{Chunk, ChunkLog, PersistOptions, Sample, SeriesKey};
+///
+/// let dir = std::env::temp_dir().join(format!("hms-persist-doc-{}", std::process::id()));
+/// let key = SeriesKey::new("http_requests_total", [("route", "/")]);
+/// let mut chunk = Chunk::new();
+/// for i in 0..120 {
+///     chunk.push(Sample { timestamp: i * 10_000, value: i as f64 });
+/// }
+///
+/// let (mut log, recovered) = ChunkLog::open(PersistOptions::builder(&dir).build()?)?;
+/// assert!(recovered.chunks.is_empty() && recovered.problems.is_empty());
+/// log.append(&key, &chunk)?;
+/// drop(log);
+///
+/// // The next start.
+/// let (_log, recovered) = ChunkLog::open(PersistOptions::builder(&dir).build()?)?;
+/// assert_eq!(recovered.chunks, vec![(key, chunk)]);
+/// for problem in &recovered.problems {
+///     eprintln!("metrics history: {problem}");
+/// }
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), hardening_metrics_store::PersistError>(())
+/// ```
 #[derive(Debug)]
 pub struct ChunkLog {
     options: PersistOptions,

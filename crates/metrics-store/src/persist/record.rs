@@ -19,11 +19,12 @@ pub(super) const HEADER_BYTES: usize = 18;
 /// A larger length is damage, so the reader never trusts one.
 pub(super) const MAX_PAYLOAD_BYTES: u32 = 64 << 20;
 
-/// CRC-32C (Castagnoli), reflected, as in iSCSI, ext4 and LevelDB. The table is built at
-/// compile time.
+/// CRC-32C (Castagnoli), reflected, as in iSCSI, ext4 and LevelDB. Slicing by 8: eight
+/// 256-entry tables, built at compile time, fold eight bytes per step, about five times the
+/// speed of the one-table loop, which made a CRC over a record cost as much as its `write`.
 pub(super) fn crc32c(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
+    const TABLES: [[u32; 256]; 8] = {
+        let mut tables = [[0u32; 256]; 8];
         let mut i = 0;
         while i < 256 {
             let mut crc = i as u32;
@@ -36,14 +37,39 @@ pub(super) fn crc32c(bytes: &[u8]) -> u32 {
                 };
                 bit += 1;
             }
-            table[i] = crc;
+            tables[0][i] = crc;
             i += 1;
         }
-        table
+        // tables[k][i] is the CRC of byte i followed by k zero bytes.
+        let mut k = 1;
+        while k < 8 {
+            let mut i = 0;
+            while i < 256 {
+                let prev = tables[k - 1][i];
+                tables[k][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+                i += 1;
+            }
+            k += 1;
+        }
+        tables
     };
+    let t = &TABLES;
     let mut crc = !0u32;
-    for &byte in bytes {
-        crc = TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let lo = le_u32(word, 0) ^ crc;
+        let hi = le_u32(word, 4);
+        crc = t[7][(lo & 0xFF) as usize]
+            ^ t[6][((lo >> 8) & 0xFF) as usize]
+            ^ t[5][((lo >> 16) & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xFF) as usize]
+            ^ t[2][((hi >> 8) & 0xFF) as usize]
+            ^ t[1][((hi >> 16) & 0xFF) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &byte in words.remainder() {
+        crc = t[0][((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
     }
     !crc
 }
@@ -370,9 +396,35 @@ mod tests {
     }
 
     #[test]
-    fn crc32c_matches_the_standard_check_value() {
+    fn crc32c_matches_the_standard_check_value_and_a_bitwise_crc_at_every_length() {
         assert_eq!(crc32c(b"123456789"), 0xE306_9283);
         assert_eq!(crc32c(b""), 0);
+        let bitwise = |bytes: &[u8]| {
+            let mut crc = !0u32;
+            for &byte in bytes {
+                crc ^= u32::from(byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0x82F6_3B78
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        };
+        let data: Vec<u8> = (0u32..300)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for start in 0..8 {
+            for end in start..data.len() {
+                assert_eq!(
+                    crc32c(&data[start..end]),
+                    bitwise(&data[start..end]),
+                    "{start}..{end}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -386,10 +438,8 @@ mod tests {
         let len = le_u32(&out, 6) as usize;
         assert_eq!(out.len(), HEADER_BYTES + len);
         let mut payload = Vec::new();
-        for text in ["up"] {
-            payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            payload.extend_from_slice(text.as_bytes());
-        }
+        payload.extend_from_slice(&2u32.to_le_bytes());
+        payload.extend_from_slice(b"up");
         payload.extend_from_slice(&1u32.to_le_bytes());
         for text in ["job", "api"] {
             payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
