@@ -431,7 +431,7 @@ mod tests {
             });
             let bytes = encoded(&chunk);
             assert_eq!(bytes.len() as u64, chunk.bits().div_ceil(8));
-            let mut back = Chunk::decode(chunk.len as u32, chunk.bits(), &bytes).unwrap();
+            let mut back = Chunk::decode(chunk.len, chunk.bits(), &bytes).unwrap();
             assert_eq!(back, chunk);
             // The rebuilt chunk carries the encoder's state, so it can be appended to as well.
             let mut original = chunk.clone();
@@ -455,7 +455,7 @@ mod tests {
             });
         }
         let bytes = encoded(&chunk);
-        let len = chunk.len as u32;
+        let len = chunk.len;
         let bits = chunk.bits();
         assert_eq!(
             Chunk::decode(len, bits, &bytes[1..]),
