@@ -425,6 +425,9 @@ struct Segment {
     number: u64,
     path: PathBuf,
     bytes: u64,
+    /// Whether everything appended to it in this run has been synced (segments of earlier
+    /// runs count as synced: nothing of this run is in them).
+    synced: bool,
 }
 
 /// The segment being appended to.
@@ -539,7 +542,8 @@ impl ChunkLog {
     ///
     /// A record larger than `segment_bytes` is refused with [`PersistError::RecordTooLarge`].
     /// After a failed write, whatever part of the record reached the file is cut off if
-    /// possible, and the next append starts a new segment either way.
+    /// possible, and the next append starts a new segment either way. An error from the sync
+    /// after a write means the record is in the file but perhaps not yet on the disk.
     pub fn append(&mut self, key: &SeriesKey, chunk: &Chunk) -> Result<(), PersistError> {
         let limit = self.options.segment_bytes;
         self.buffer.clear();
@@ -586,10 +590,12 @@ impl ChunkLog {
         }
         active.segment.bytes += len;
         self.disk_bytes += len;
+        active.segment.synced = false;
         let synced = match self.options.sync {
             SyncPolicy::EveryAppend => active
                 .file
                 .sync_data()
+                .map(|()| active.segment.synced = true)
                 .map_err(PersistError::io("syncing", &active.segment.path)),
             SyncPolicy::Never => Ok(()),
         };
@@ -597,15 +603,30 @@ impl ChunkLog {
         synced
     }
 
-    /// Forces what was appended to the disk (`fdatasync` of the current segment).
+    /// Forces every record appended so far to the disk: `fdatasync` of the current segment and
+    /// of each segment closed since the last sync.
     pub fn flush(&mut self) -> Result<(), PersistError> {
-        match &mut self.active {
-            Some(active) => active
+        for segment in self.closed.iter_mut().filter(|s| !s.synced) {
+            // Syncing a file through a new handle syncs the file, not the handle.
+            match File::open(&segment.path).and_then(|f| f.sync_data()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(PersistError::Io {
+                        action: "syncing",
+                        path: segment.path.clone(),
+                        source: e,
+                    });
+                }
+                _ => segment.synced = true,
+            }
+        }
+        if let Some(active) = &mut self.active {
+            active
                 .file
                 .sync_data()
-                .map_err(PersistError::io("syncing", &active.segment.path)),
-            None => Ok(()),
+                .map_err(PersistError::io("syncing", &active.segment.path))?;
+            active.segment.synced = true;
         }
+        Ok(())
     }
 
     /// What the log's segments take on disk, in bytes.
@@ -645,6 +666,7 @@ impl ChunkLog {
                         number,
                         path,
                         bytes: 0,
+                        synced: true,
                     };
                     return Ok(Active { segment, file });
                 }
@@ -706,6 +728,7 @@ fn list_segments(dir: &Path) -> Result<VecDeque<Segment>, PersistError> {
                 number,
                 path,
                 bytes: metadata.len(),
+                synced: true,
             });
         }
     }

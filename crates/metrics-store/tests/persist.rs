@@ -431,6 +431,8 @@ fn segments_rotate_at_segment_bytes_and_read_back_in_order() {
         );
     }
     assert_eq!(log.disk_bytes(), sizes.iter().sum::<u64>());
+    // Syncs every segment written in this run, closed ones included.
+    log.flush().unwrap();
     drop(log);
     let (_log, recovered) = ChunkLog::open(options).unwrap();
     assert!(recovered.problems.is_empty());
