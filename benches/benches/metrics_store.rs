@@ -9,13 +9,21 @@
 //! - A one-day query at 10 s resolution: no crate does in-process compressed queries to
 //!   compare with, so the reference is the same answer from a plain `Vec` of uncompressed
 //!   samples, which shows what the compression costs a reader.
+//! - `persist_append` measures `ChunkLog::append` of a closed 120-sample chunk, without fsync. It
+//!   has no peer: no crate persists chunks in-process the way we do (Prometheus's TSDB is a Go
+//!   program, `tsz` has no storage), so the figure stands alone, as a cost per closed chunk.
+#![allow(
+    clippy::expect_used,
+    reason = "a bench whose setup is broken should stop loudly"
+)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hardening_benches::{Shape, series};
 use hardening_metrics_store::{
-    Chunk, Function, RangeQuery, Retention, Sample, Selector, SeriesKey, Store, StoreRecorder,
+    Chunk, ChunkLog, Function, PersistOptions, RangeQuery, Retention, Sample, Selector, SeriesKey,
+    Store, StoreRecorder, SyncPolicy,
 };
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tsz::stream::{BufferedReader, BufferedWriter};
@@ -206,9 +214,43 @@ fn query_one_day(c: &mut Criterion) {
     group.finish();
 }
 
+fn persist_append(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("hardening-bench-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // The defaults but a 16 MiB budget: a long run rotates and deletes segments as a service's
+    // would, which is part of the cost.
+    let options = PersistOptions::builder(&dir)
+        .max_disk_bytes(16 << 20)
+        .sync(SyncPolicy::Never)
+        .build()
+        .expect("valid options");
+    let (mut log, _) = ChunkLog::open(options).expect("a writable temp dir");
+    let key = SeriesKey::new(
+        "http_requests_total",
+        [("route", "/api/orders"), ("method", "GET")],
+    );
+    let chunk = series(Shape::BusyCounter, N, 10_000, 0, 7)
+        .into_iter()
+        .fold(Chunk::new(), |mut chunk, (timestamp, value)| {
+            chunk.push(Sample { timestamp, value });
+            chunk
+        });
+    let mut group = c.benchmark_group("persist_append");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("hardening", |b| {
+        b.iter(|| {
+            log.append(black_box(&key), black_box(&chunk))
+                .expect("append")
+        })
+    });
+    group.finish();
+    drop(log);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 criterion_group!(
     name = benches;
     config = hardening_benches::config();
-    targets = encode, decode, record, query_one_day
+    targets = encode, decode, record, query_one_day, persist_append
 );
 criterion_main!(benches);

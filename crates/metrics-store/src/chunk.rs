@@ -212,6 +212,89 @@ impl Chunk {
     pub fn shrink_to_fit(&mut self) {
         self.bits.shrink_to_fit();
     }
+
+    /// Appends the encoded bit stream to `out` as `bits().div_ceil(8)` bytes: the first bit is
+    /// the most significant bit of the first byte, and the bits after the last one are zero.
+    pub(crate) fn write_encoded(&self, out: &mut Vec<u8>) {
+        let mut left = self.bits.len().div_ceil(8) as usize;
+        for word in self.bits.words() {
+            let take = left.min(8);
+            out.extend_from_slice(&word.to_be_bytes()[..take]);
+            left -= take;
+        }
+    }
+
+    /// Rebuilds a chunk of `len` samples from `bits` bits written by [`Chunk::write_encoded`].
+    ///
+    /// The samples are decoded and pushed again into a new chunk; as the encoder is
+    /// deterministic, that chunk's bits must be exactly the stored ones. Anything else (a stream
+    /// that ends early, bits to spare, non-zero padding, an encoding our encoder would not
+    /// write) is refused, so a chunk that comes back is one that was written. The work is
+    /// bounded by `bytes`, whatever `len` claims.
+    pub(crate) fn decode(len: u32, bits: u64, bytes: &[u8]) -> Result<Chunk, DecodeError> {
+        if bits.div_ceil(8) != bytes.len() as u64 {
+            return Err(DecodeError::LengthMismatch);
+        }
+        // The first sample takes 128 bits and each later one at least 2.
+        let plausible = match len {
+            0 => bits == 0,
+            n => bits >= 128 && u64::from(n - 1) <= (bits - 128) / 2,
+        };
+        if !plausible {
+            return Err(DecodeError::LengthMismatch);
+        }
+        let words: Vec<u64> = bytes
+            .chunks(8)
+            .map(|part| {
+                let mut word = [0u8; 8];
+                word[..part.len()].copy_from_slice(part);
+                u64::from_be_bytes(word)
+            })
+            .collect();
+        let samples = ChunkIter {
+            reader: BitReader::new(&words, bits),
+            remaining: len,
+            first: true,
+            timestamp: 0,
+            delta: 0,
+            value: 0,
+            window: (0, 0),
+        };
+        let mut rebuilt = Chunk::new();
+        for sample in samples {
+            rebuilt.push(sample);
+        }
+        if rebuilt.len != len {
+            return Err(DecodeError::EndsEarly);
+        }
+        if rebuilt.bits.len() != bits || rebuilt.bits.words() != words.as_slice() {
+            return Err(DecodeError::NotCanonical);
+        }
+        rebuilt.shrink_to_fit();
+        Ok(rebuilt)
+    }
+}
+
+/// Why stored bits are not a chunk (see [`Chunk::decode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// The byte count does not match the bit count, or the sample count cannot fit the bits.
+    LengthMismatch,
+    /// The bits run out before the samples do.
+    EndsEarly,
+    /// The samples decode, but encoding them again gives other bits.
+    NotCanonical,
+}
+
+impl DecodeError {
+    /// What went wrong, for a report.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            DecodeError::LengthMismatch => "the sample, bit and byte counts do not agree",
+            DecodeError::EndsEarly => "the bit stream ends before its samples do",
+            DecodeError::NotCanonical => "the samples do not encode back to the stored bits",
+        }
+    }
 }
 
 /// Decodes a [`Chunk`]'s samples.
@@ -330,6 +413,104 @@ mod tests {
             })
             .collect();
         assert_eq!(round_trip(&samples), samples);
+    }
+
+    fn encoded(chunk: &Chunk) -> Vec<u8> {
+        let mut out = Vec::new();
+        chunk.write_encoded(&mut out);
+        out
+    }
+
+    #[test]
+    fn encoded_bytes_decode_to_an_equal_chunk_that_keeps_growing_alike() {
+        let mut chunk = Chunk::new();
+        let empty = Chunk::decode(0, 0, &[]).unwrap();
+        assert_eq!(empty, chunk);
+        for i in 0..77 {
+            chunk.push(Sample {
+                timestamp: i * 1_000 + (i % 3),
+                value: if i == 5 {
+                    f64::NAN
+                } else {
+                    (i % 7) as f64 * -0.5
+                },
+            });
+            let bytes = encoded(&chunk);
+            assert_eq!(bytes.len() as u64, chunk.bits().div_ceil(8));
+            let mut back = Chunk::decode(chunk.len, chunk.bits(), &bytes).unwrap();
+            assert_eq!(back, chunk);
+            // The rebuilt chunk carries the encoder's state, so it can be appended to as well.
+            let mut original = chunk.clone();
+            let next = Sample {
+                timestamp: -9,
+                value: 2.5,
+            };
+            back.push(next);
+            original.push(next);
+            assert_eq!(back, original);
+        }
+    }
+
+    #[test]
+    fn decode_refuses_bits_that_were_not_written_by_the_encoder() {
+        let mut chunk = Chunk::new();
+        for i in 0..10 {
+            chunk.push(Sample {
+                timestamp: i * 10,
+                value: i as f64,
+            });
+        }
+        let bytes = encoded(&chunk);
+        let len = chunk.len;
+        let bits = chunk.bits();
+        assert_eq!(
+            Chunk::decode(len, bits, &bytes[1..]),
+            Err(DecodeError::LengthMismatch)
+        );
+        assert_eq!(
+            Chunk::decode(len, bits + 64, &bytes),
+            Err(DecodeError::LengthMismatch)
+        );
+        assert_eq!(
+            Chunk::decode(u32::MAX, bits, &bytes),
+            Err(DecodeError::LengthMismatch)
+        );
+        assert_eq!(
+            Chunk::decode(len + 1, bits, &bytes),
+            Err(DecodeError::EndsEarly)
+        );
+        assert_eq!(
+            Chunk::decode(len - 1, bits, &bytes),
+            Err(DecodeError::NotCanonical)
+        );
+        // A set padding bit after the last encoded bit.
+        let mut padded = bytes.clone();
+        assert_ne!(bits % 8, 0, "the test needs padding bits");
+        *padded.last_mut().unwrap() |= 1;
+        assert_eq!(
+            Chunk::decode(len, bits, &padded),
+            Err(DecodeError::NotCanonical)
+        );
+        // A value written in a fresh XOR window ('11') where the previous window fits ('10' is
+        // what our encoder writes) decodes to the right samples, but is refused all the same.
+        let xor = 1.0f64.to_bits() ^ 3.0f64.to_bits();
+        let (lead, trail) = (xor.leading_zeros(), xor.trailing_zeros());
+        let mut longhand = Chunk::new();
+        longhand.push(Sample {
+            timestamp: 0,
+            value: 1.0,
+        });
+        for _ in 0..2 {
+            longhand.bits.write(0, 1); // the same timestamp
+            longhand.bits.write(0b11, 2);
+            longhand.bits.write(u64::from(lead), 6);
+            longhand.bits.write(u64::from(64 - lead - trail - 1), 6);
+            longhand.bits.write(xor >> trail, 64 - lead - trail);
+        }
+        assert_eq!(
+            Chunk::decode(3, longhand.bits(), &encoded(&longhand)),
+            Err(DecodeError::NotCanonical)
+        );
     }
 
     #[test]

@@ -56,6 +56,7 @@ mod bits;
 mod block;
 mod chunk;
 mod error;
+mod persist;
 mod query;
 mod recorder;
 mod sketch;
@@ -64,6 +65,10 @@ mod store;
 pub use block::Aggregate;
 pub use chunk::{Chunk, ChunkIter, Sample};
 pub use error::{ConfigError, QueryError};
+pub use persist::{
+    ChunkLog, Corruption, CorruptionKind, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, PersistError,
+    PersistOptions, PersistOptionsBuilder, Recovered, SyncPolicy,
+};
 pub use query::{
     Aggregation, Function, MAX_POINTS, Matcher, Point, RangeQuery, Selector, SeriesPoints,
 };
