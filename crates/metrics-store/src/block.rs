@@ -186,6 +186,19 @@ impl<B: Block> Blocks<B> {
         Some(full)
     }
 
+    /// Closes the open block early, if it holds anything; returns it.
+    pub(crate) fn seal_open(&mut self) -> Option<Arc<B>> {
+        if self.open.len() == 0 {
+            return None;
+        }
+        let mut open = std::mem::take(&mut self.open);
+        open.seal();
+        self.closed_bytes += open.memory_bytes();
+        let open = Arc::new(open);
+        self.closed.push_back(Arc::clone(&open));
+        Some(open)
+    }
+
     pub(crate) fn memory(&self) -> usize {
         self.closed_bytes + self.open.memory_bytes()
     }

@@ -16,6 +16,7 @@ use metrics::{
 
 use crate::chunk::Sample;
 use crate::error::{ConfigError, QueryError};
+use crate::persist::{ChunkLog, Corruption, PersistError, PersistOptions};
 use crate::query::{RangeQuery, Selector, SeriesPoints};
 use crate::sketch::Sketch;
 use crate::store::{Retention, SeriesKey, Store};
@@ -168,6 +169,43 @@ pub struct StoreRecorder {
     entries: RwLock<Entries>,
     store: Mutex<Store>,
     downstream: Option<Box<dyn Recorder + Send + Sync>>,
+    persistence: Option<Persistence>,
+}
+
+/// Where closed chunks go, and what went wrong writing them.
+struct Persistence {
+    /// Its own lock: writing a chunk never holds the store's.
+    log: Mutex<ChunkLog>,
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Persistence {
+    /// Appends `chunks` (and syncs if asked); counts every failure, keeps the latest as text
+    /// and returns the first.
+    fn write(
+        &self,
+        chunks: Vec<(SeriesKey, Arc<crate::chunk::Chunk>)>,
+        sync: bool,
+    ) -> Result<(), PersistError> {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut results: Vec<Result<(), PersistError>> =
+            chunks.iter().map(|(k, c)| log.append(k, c)).collect();
+        if sync {
+            results.push(log.flush());
+        }
+        drop(log);
+        let mut first = None;
+        for e in results.into_iter().filter_map(Result::err) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            *self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+            first.get_or_insert(e);
+        }
+        first.map_or(Ok(()), Err)
+    }
 }
 
 impl fmt::Debug for StoreRecorder {
@@ -175,6 +213,7 @@ impl fmt::Debug for StoreRecorder {
         f.debug_struct("StoreRecorder")
             .field("series", &self.entries.read().map_or(0, |h| h.len()))
             .field("downstream", &self.downstream.is_some())
+            .field("persistence", &self.persistence.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +226,90 @@ impl StoreRecorder {
             entries: RwLock::new(Entries::default()),
             store: Mutex::new(Store::new(retention)?),
             downstream: None,
+            persistence: None,
+        })
+    }
+
+    /// Keeps history on disk: reads back what an earlier run wrote to `options.dir()` into
+    /// the store (damaged parts are skipped and returned, the rest kept), then appends every
+    /// raw chunk that closes. Only counter and gauge samples are written; histogram sketches
+    /// and tiers live in memory (tiers are rebuilt from what is read back).
+    ///
+    /// ```
+    /// use hardening_metrics_store::{PersistOptions, Retention, Selector, StoreRecorder};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = std::env::temp_dir().join(format!("metrics-doc-{}", std::process::id()));
+    /// let options = || PersistOptions::builder(&dir).build();
+    /// {
+    ///     let (recorder, damaged) =
+    ///         StoreRecorder::new(Retention::default())?.with_persistence(options()?)?;
+    ///     assert!(damaged.is_empty());
+    ///     metrics::with_local_recorder(&recorder, || metrics::counter!("runs_total").increment(1));
+    ///     recorder.sample(10_000);
+    ///     recorder.flush()?; // what a graceful shutdown does
+    /// }
+    /// let (recorder, _) = StoreRecorder::new(Retention::default())?.with_persistence(options()?)?;
+    /// let restored = recorder.query_raw(&Selector::name("runs_total"), 0, 10_000);
+    /// assert_eq!(restored[0].points[0].value, 1.0);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The directory cannot be made, read or written.
+    pub fn with_persistence(
+        mut self,
+        options: PersistOptions,
+    ) -> Result<(Self, Vec<Corruption>), PersistError> {
+        let (log, recovered) = ChunkLog::open(options)?;
+        {
+            let store = self.store.get_mut().unwrap_or_else(PoisonError::into_inner);
+            store.restore(recovered.chunks);
+            store.keep_closed_chunks();
+        }
+        self.persistence = Some(Persistence {
+            log: Mutex::new(log),
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        });
+        Ok((self, recovered.problems))
+    }
+
+    /// Writes every series' open chunk to disk and syncs, so a restart loses nothing sampled
+    /// so far. New samples start new chunks. Without persistence, does nothing.
+    ///
+    /// # Errors
+    /// The first write or sync that failed.
+    pub fn flush(&self) -> Result<(), PersistError> {
+        let Some(persistence) = &self.persistence else {
+            return Ok(());
+        };
+        let chunks = {
+            let mut store = self.store();
+            store.seal_open_chunks();
+            store.take_closed()
+        };
+        persistence.write(chunks, true)
+    }
+
+    /// Chunks (and syncs) that failed to reach the disk since the recorder was made; the
+    /// samples stay in memory. The latest error is in
+    /// [`last_persistence_error`](Self::last_persistence_error).
+    pub fn persistence_failures(&self) -> u64 {
+        self.persistence
+            .as_ref()
+            .map_or(0, |p| p.failures.load(Ordering::Relaxed))
+    }
+
+    /// The latest failure to write a chunk, as text.
+    pub fn last_persistence_error(&self) -> Option<String> {
+        self.persistence.as_ref().and_then(|p| {
+            p.last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
         })
     }
 
@@ -252,7 +375,7 @@ impl StoreRecorder {
             }
             readings.push((entry, reading));
         }
-        {
+        let closed = {
             let mut store = self.store();
             for (entry, reading) in &readings {
                 match reading {
@@ -271,6 +394,15 @@ impl StoreRecorder {
                 }
             }
             store.evict_idle(timestamp_ms);
+            store.take_closed()
+        };
+        // Disk writes happen after the store's lock is let go.
+        if let Some(persistence) = &self.persistence
+            && !closed.is_empty()
+        {
+            // A failure is counted and kept for `last_persistence_error`; the samples stay in
+            // memory, and sampling goes on.
+            let _ = persistence.write(closed, false);
         }
         if any_idle {
             // A handle may have been taken since the check above: it keeps its entry.

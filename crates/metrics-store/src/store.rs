@@ -660,6 +660,40 @@ impl Store {
         self.closed.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Closes every series' open raw chunk early (for [`take_closed`](Self::take_closed) when
+    /// keeping closed chunks): what a graceful shutdown persists so that no sample is lost.
+    pub fn seal_open_chunks(&mut self) {
+        let mut sealed = Vec::new();
+        for (key, series) in &mut self.series {
+            let before = series.memory();
+            if let Data::Values { raw, .. } = &mut series.data
+                && let Some(chunk) = raw.seal_open()
+            {
+                sealed.push((key.clone(), chunk));
+            }
+            // `before` is part of `self.memory`, so this never underflows.
+            self.memory = self.memory - before + series.memory();
+        }
+        if let Some(out) = &mut self.closed {
+            out.extend(sealed);
+        }
+    }
+
+    /// Loads chunks read back from disk (oldest first), as if their samples had been inserted
+    /// then: tiers are rebuilt and retention applies. They are not handed out again by
+    /// [`take_closed`](Self::take_closed), and each series' restored samples end in a closed
+    /// chunk, so that new samples never share a chunk with them and nothing is written twice.
+    pub fn restore(&mut self, chunks: impl IntoIterator<Item = (SeriesKey, Chunk)>) {
+        let keep = self.closed.take();
+        for (key, chunk) in chunks {
+            for sample in chunk.iter() {
+                self.insert(&key, sample);
+            }
+        }
+        self.seal_open_chunks();
+        self.closed = keep;
+    }
+
     /// How many series the store holds.
     pub fn series_count(&self) -> usize {
         self.series.len()
@@ -673,5 +707,57 @@ impl Store {
     /// What retention dropped so far.
     pub fn dropped(&self) -> Dropped {
         self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recount(store: &Store) -> usize {
+        store.series.values().map(Series::memory).sum()
+    }
+
+    #[test]
+    fn the_memory_kept_matches_a_recount_after_every_kind_of_change() {
+        let mut store = Store::new(Retention {
+            max_bytes: 40_000,
+            chunk_samples: 16,
+            max_age_ms: 600_000,
+            idle_after_ms: 300_000,
+            ..Retention::default()
+        })
+        .unwrap();
+        store.keep_closed_chunks();
+        let mut sketch = Sketch::new();
+        for i in 0..3_000i64 {
+            let key = SeriesKey::new("m", [("i", ["a", "b", "c", "d"][(i % 4) as usize])]);
+            if i % 4 == 3 {
+                sketch.add(i as f64);
+                store.insert_sketch(&key, i * 1_000, &sketch);
+            } else {
+                store.insert(
+                    &key,
+                    Sample {
+                        timestamp: i * 1_000,
+                        value: (i % 91) as f64,
+                    },
+                );
+            }
+            if i % 500 == 0 {
+                store.seal_open_chunks();
+                let _ = store.take_closed();
+            }
+            if i % 777 == 0 {
+                store.evict_idle(i * 1_000 + 400_000);
+            }
+            assert_eq!(store.memory_bytes(), recount(&store), "after step {i}");
+        }
+        assert!(
+            store.dropped().chunks_by_memory > 0,
+            "the budget was exercised"
+        );
+        store.restore([(SeriesKey::new("r", []), Chunk::new())]);
+        assert_eq!(store.memory_bytes(), recount(&store));
     }
 }
