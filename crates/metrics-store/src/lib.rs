@@ -10,6 +10,9 @@
 //! - Downsampled [`Tier`]s (by default 1 minute and 1 hour) keep count, min, max, sum, last and
 //!   the counter increase of every interval, so long ranges stay cheap.
 //! - [`Retention`] bounds the age, the memory and the number of series; idle series go.
+//! - Optional persistence ([`StoreRecorder::with_persistence`], [`ChunkLog`]): closed chunks
+//!   are appended to checksummed segment files and read back on start; a torn or corrupted
+//!   part is skipped and reported, the rest kept.
 //! - Queries ([`RangeQuery`], [`Selector`]) select series by name and label matchers and
 //!   compute the last value, raw ranges, a function over time at every step (avg, min, max,
 //!   sum, count, last, rate, increase, quantile), and sum/avg/max/min/count across series by

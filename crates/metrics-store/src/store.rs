@@ -120,8 +120,11 @@ pub struct Retention {
 }
 
 impl Default for Retention {
-    /// Raw samples for a day, a 1-minute tier for 7 days and a 1-hour tier for 90 days; 64 MiB;
+    /// Raw samples for a day, a 1-minute tier for 2 days and a 1-hour tier for 30 days; 64 MiB;
     /// 10,000 series; idle after an hour; 120 samples a chunk.
+    ///
+    /// `docs/metrics-store.md` gives what a series takes under these defaults, as measured;
+    /// past the memory budget the oldest raw chunks go first.
     fn default() -> Self {
         const MINUTE: i64 = 60_000;
         const HOUR: i64 = 60 * MINUTE;
@@ -135,11 +138,11 @@ impl Default for Retention {
             tiers: vec![
                 Tier {
                     resolution_ms: MINUTE,
-                    max_age_ms: 7 * DAY,
+                    max_age_ms: 2 * DAY,
                 },
                 Tier {
                     resolution_ms: HOUR,
-                    max_age_ms: 90 * DAY,
+                    max_age_ms: 30 * DAY,
                 },
             ],
         }
@@ -211,6 +214,11 @@ impl Retention {
         Ok(())
     }
 }
+
+/// Tier blocks hold this many times `chunk_samples`: a tier's aggregates are few and old, and
+/// each block carries fixed costs (six column headers for values), so bigger blocks cost less
+/// memory a point while still expiring in steps small beside a tier's age (8 hours of minutes).
+const TIER_BLOCK_FACTOR: usize = 4;
 
 /// What a series holds: counter and gauge samples, or histogram sketches.
 #[derive(Debug)]
@@ -454,7 +462,7 @@ impl Store {
             }
             for (rollup, blocks) in tiers {
                 if let Some(done) = rollup.push(sample) {
-                    blocks.push(done, per_block);
+                    blocks.push(done, per_block * TIER_BLOCK_FACTOR);
                 }
             }
         }
@@ -475,7 +483,7 @@ impl Store {
             raw.push((timestamp, sketch.encode().into_boxed_slice()), per_block);
             for (rollup, blocks) in tiers {
                 if let Some(done) = rollup.push(timestamp, sketch) {
-                    blocks.push(done, per_block);
+                    blocks.push(done, per_block * TIER_BLOCK_FACTOR);
                 }
             }
         }
