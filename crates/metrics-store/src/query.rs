@@ -813,3 +813,46 @@ fn aggregate(series: Vec<SeriesPoints>, how: Aggregation, by: &[String]) -> Vec<
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Retention;
+
+    #[test]
+    fn a_selection_borrows_nothing_so_the_store_changes_while_it_is_evaluated() {
+        let mut store = Store::new(Retention {
+            chunk_samples: 10,
+            ..Retention::default()
+        })
+        .unwrap();
+        let key = SeriesKey::new("x", []);
+        for i in 0..95 {
+            store.insert(
+                &key,
+                Sample {
+                    timestamp: i * 1000,
+                    value: i as f64,
+                },
+            );
+        }
+        let query = RangeQuery::new(Selector::name("x"), 10_000, 90_000, 10_000, Function::Count);
+        // What a query holds while it decodes: no reference into the store (the borrow checker
+        // would refuse the inserts below otherwise), only shared blocks.
+        let selection = store.select_range(&query).unwrap();
+        for i in 95..1_000 {
+            store.insert(
+                &key,
+                Sample {
+                    timestamp: i * 1000,
+                    value: 0.0,
+                },
+            );
+        }
+        store.evict_idle(10_000_000);
+        assert_eq!(store.series_count(), 0);
+        let points = &selection.evaluate(&query).unwrap()[0].points;
+        assert_eq!(points.len(), 9);
+        assert!(points.iter().all(|p| p.value == 10.0), "{points:?}");
+    }
+}
