@@ -109,6 +109,8 @@ mod check;
 pub mod checks;
 mod error;
 mod event;
+#[cfg(any(feature = "http", feature = "webhook"))]
+mod http1;
 mod judge;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
