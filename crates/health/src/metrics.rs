@@ -156,11 +156,11 @@ impl AlertHandles {
     }
 
     pub(crate) fn raised(&self, severity: Severity) {
-        self.raised[severity.index()].increment(1);
+        self.raised[severity as usize].increment(1);
     }
 
     pub(crate) fn resolved(&self, severity: Severity) {
-        self.resolved[severity.index()].increment(1);
+        self.resolved[severity as usize].increment(1);
     }
 
     pub(crate) fn refused(&self) {

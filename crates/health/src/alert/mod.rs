@@ -99,10 +99,6 @@ impl Severity {
             Severity::Emergency => "emergency",
         }
     }
-
-    pub(crate) const fn index(self) -> usize {
-        self as usize
-    }
 }
 
 impl fmt::Display for Severity {

@@ -154,6 +154,10 @@ impl Store {
             .is_some_and(|e| e.alert.state() == AlertState::Firing)
     }
 
+    #[cfg_attr(
+        not(feature = "metrics"),
+        allow(dead_code, reason = "read for the active-alerts gauge")
+    )]
     pub(crate) fn firing_count(&self) -> usize {
         self.firing
     }
