@@ -27,7 +27,6 @@ mod silence;
 pub(crate) mod sink;
 mod store;
 #[cfg(feature = "webhook")]
-#[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -50,6 +49,7 @@ pub use sink::{
     AlertSink, ChannelSink, LogSink, Notification, SinkOptions, SinkOptionsBuilder, SinkStats,
 };
 #[cfg(feature = "webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub use webhook::{WebhookSink, WebhookSinkBuilder};
 
 /// An alert's labels: a sorted map, so that equal sets compare, print and hash the same.

@@ -119,7 +119,7 @@ impl Notification {
         &self.group_labels
     }
 
-    /// The alerts, firing first, each group ordered by fingerprint.
+    /// The alerts: the firing ones, then the resolved ones, each ordered by fingerprint.
     pub fn alerts(&self) -> &[Alert] {
         &self.alerts
     }

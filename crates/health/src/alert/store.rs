@@ -247,6 +247,7 @@ impl Store {
                 }
             }
             firing.sort_unstable();
+            resolved.sort_unstable();
             let news = match &group.notified {
                 None => !firing.is_empty(),
                 Some(last) => {
