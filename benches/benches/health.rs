@@ -1,8 +1,11 @@
-//! Health checks: what reading health costs while checks run, and what running them costs.
+//! Health checks: what reading health costs while checks run, and what running them costs;
+//! and alerts: what raising and resolving one costs.
 //!
 //! Group names are scenarios; function ids are implementations (`hardening` is ours), which is
 //! how `cargo xtask bench` builds its ratio tables. No peer crate runs checks in the
-//! background with cached reads, so the groups hold our own variants side by side.
+//! background with cached reads, so the groups hold our own variants side by side. Nor is
+//! there an in-process Rust peer to Alertmanager (it is a Go server reached over HTTP), so the
+//! alerts group has no peer either.
 #![allow(
     clippy::expect_used,
     reason = "a bench whose setup is broken should stop loudly"
@@ -14,7 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hardening_health::alert::{
+    Alert, AlertManager, AlertSink, Labels, Notification, Route, Severity, SinkOptions,
+};
 use hardening_health::{
     CheckOptions, Group, HealthJson, HealthMonitor, HealthMonitorBuilder, Observation, Scope,
     check_fn,
@@ -205,9 +211,93 @@ fn checks_cpu(c: &mut Criterion) {
     rt.block_on(monitor.shutdown(Duration::ZERO));
 }
 
+/// A sink that only counts, so the bench measures the manager and not a sink.
+struct Counting(AtomicU64);
+
+#[hardening_health::async_trait]
+impl AlertSink for Counting {
+    async fn send(&self, _: &Notification) -> Result<(), hardening_health::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Distinct alerts the raise/resolve bench cycles through.
+const ALERTS: usize = 1_000;
+
+/// Raising an alert and resolving it, as another crate's events would (a threshold crossed,
+/// then cleared), through 1,000 distinct alerts in one group, while the manager's task
+/// flushes that group every 50 ms on a thread of its own (notices go to a counting sink).
+/// Each iteration is one raise and one resolve (throughput: 2 operations). The caller clones
+/// a prepared alert, as a caller building one per event would allocate it.
+///
+/// Memory stays bounded: a resolved alert leaves at its group's next flush, an emptied group
+/// is dropped, and the history keeps at most its limit; the asserts after the run check that.
+fn alerts_raise_resolve(c: &mut Criterion) {
+    let mut group = c.benchmark_group("alerts_raise_resolve");
+    group.throughput(Throughput::Elements(2));
+    let rt = runtime();
+    let sink = Arc::new(Counting(AtomicU64::new(0)));
+    let alerts = rt.block_on(async {
+        AlertManager::builder()
+            .sink_arc("counting", sink.clone(), SinkOptions::default())
+            .default_route(
+                Route::builder("bench")
+                    .group_by(["alertname"])
+                    .group_wait(Duration::from_millis(10))
+                    .group_interval(Duration::from_millis(50))
+                    .build()
+                    .expect("a valid route"),
+            )
+            .history_limit(256)
+            .build()
+            .expect("a valid manager")
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let driver = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            rt.block_on(async {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        }
+    });
+    let prepared: Vec<(Alert, Labels)> = (0..ALERTS)
+        .map(|i| {
+            let labels = Labels::from([
+                ("instance".to_string(), format!("10.0.0.{i}:9100")),
+                ("job".to_string(), "node".to_string()),
+            ]);
+            let alert = Alert::new("HighLatency", Severity::Warning)
+                .with_labels(labels.clone())
+                .with_summary("p99 latency above 250 ms");
+            (alert, labels)
+        })
+        .collect();
+    let mut next = 0;
+    group.bench_function("hardening", |b| {
+        b.iter(|| {
+            let (alert, labels) = &prepared[next % ALERTS];
+            next += 1;
+            alerts.raise(alert.clone()).expect("under the limit");
+            black_box(alerts.resolve("HighLatency", labels));
+        })
+    });
+    group.finish();
+    // Give the manager two flushes to let the resolved alerts go, then check the bounds.
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(alerts.active().is_empty(), "every alert was resolved");
+    assert!(alerts.groups().is_empty(), "the emptied group was dropped");
+    assert!(alerts.history().len() <= 256, "the history is bounded");
+    stop.store(true, Ordering::Relaxed);
+    let _ = driver.join();
+}
+
 criterion_group!(
     name = benches;
     config = hardening_benches::config();
-    targets = snapshot_read, probe_read, checks_cpu
+    targets = snapshot_read, probe_read, checks_cpu, alerts_raise_resolve
 );
 criterion_main!(benches);

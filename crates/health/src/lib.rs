@@ -78,12 +78,91 @@
 //!   readiness first.
 //! - [`HealthJson`]: `application/health+json` bodies with 200/503 and a [`DetailsPolicy`]; an
 //!   `axum` router (`axum` feature).
+//! - [`alert`]: Prometheus-style alerting rules and Alertmanager-style routing in-process
+//!   (below).
+//!
+//! # Alerts
+//!
+//! An [`alert::AlertManager`] turns conditions into alerts and tells people, as Prometheus'
+//! alerting rules and Alertmanager do, without a server between them. [`alert::Rule`]s
+//! evaluate a condition (a closure, or a group's or check's health) every interval; it must
+//! hold `for` a while before the alert fires, and the alert keeps firing for
+//! `keep_firing_for` after it stops holding. Other parts of a service raise and resolve
+//! alerts directly ([`alert::AlertManager::raise`], [`alert::AlertManager::resolve`]).
+//! [`alert::Route`]s group alerts by labels and pace notices (`group_wait`, `group_interval`,
+//! `repeat_interval`, resolve notices); [`alert::InhibitRule`]s and [`alert::Silence`]s mute
+//! them; each sink (log, channel, webhook) has its own queue, timeout and rate limit, so one
+//! that fails or hangs holds up nothing else. `docs/alerts.md` maps every setting to its
+//! Alertmanager concept.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hardening_health::alert::{
+//!     Alert, AlertManager, ChannelSink, Condition, InhibitRule, LogSink, Matcher, Route, Rule,
+//!     Severity, SinkOptions,
+//! };
+//! use hardening_health::{check_fn, CheckOptions, Group, Health, HealthMonitor, Observation};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let monitor = HealthMonitor::builder()
+//!     .check("db:ping", check_fn(|| async { Ok(Observation::fail("refused")) }), CheckOptions::default())
+//!     .build()?;
+//! let (pager, mut pages) = ChannelSink::new(16)?;
+//! let alerts = AlertManager::builder()
+//!     .sink("log", LogSink::new(), SinkOptions::default())
+//!     .sink("pager", pager, SinkOptions::builder().rate_limit(10, Duration::from_secs(60)).build()?)
+//!     // Critical alerts page, one notice per service; everything is logged.
+//!     .route(
+//!         Route::builder("oncall")
+//!             .matcher(Matcher::regex("severity", "critical|emergency")?)
+//!             .group_by(["service"])
+//!             .group_wait(Duration::from_secs(10))
+//!             .group_interval(Duration::from_secs(60))
+//!             .sinks(["pager", "log"])
+//!             .build()?,
+//!     )
+//!     .default_route(Route::builder("log").sinks(["log"]).build()?)
+//!     // While the database is down, its slow queries are noise.
+//!     .inhibit(InhibitRule::new(
+//!         [Matcher::equal("alertname", "DatabaseDown")?],
+//!         [Matcher::equal("alertname", "SlowQueries")?],
+//!         ["service"],
+//!     )?)
+//!     .rule(
+//!         Rule::builder(
+//!             "DatabaseDown",
+//!             Condition::group_health(&monitor, Group::Readiness, [Health::Unhealthy]),
+//!         )
+//!         .severity(Severity::Critical)
+//!         .label("service", "db")
+//!         .summary("the database does not answer")
+//!         .for_duration(Duration::from_secs(30))
+//!         .build()?,
+//!     )
+//!     .build()?;
+//!
+//! // Another part of the service (say, a latency threshold) raises an alert directly.
+//! alerts.raise(Alert::new("SlowQueries", Severity::Critical).with_label("service", "db"))?;
+//!
+//! // At 10 s the group's wait ends: the slow queries page.
+//! let first = pages.recv().await.ok_or("closed")?;
+//! assert_eq!(first.alerts()[0].name(), "SlowQueries");
+//! // At 30 s the rule has held long enough: the database is down. At the group's next
+//! // flush (70 s) it pages, and the slow queries, now inhibited, are left out.
+//! let second = pages.recv().await.ok_or("closed")?;
+//! let names: Vec<&str> = second.alerts().iter().map(|a| a.name()).collect();
+//! assert_eq!(names, ["DatabaseDown"]);
+//! assert!(alerts.active().iter().any(|a| a.alert.name() == "SlowQueries" && a.inhibited));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Crate feature flags
 //!
 //! ```toml
 //! [dependencies]
-//! hardening-health = { version = "0.1", features = ["axum", "http"] }
+//! hardening-health = { version = "0.1", features = ["axum", "http", "webhook"] }
 //! ```
 //!
 //! - `metrics` (default): record runs, durations and statuses through the
@@ -91,6 +170,8 @@
 //! - `http`: [`checks::HttpGet`](crate::checks).
 //! - `command`: [`checks::CommandCheck`](crate::checks), on `tokio::process`.
 //! - `axum`: the `axum` module's `HealthRoutes`.
+//! - `webhook`: `alert::WebhookSink`, posting Alertmanager's webhook JSON over the same
+//!   minimal HTTP/1.1 client as `HttpGet`.
 //!
 //! A tokio runtime is needed: checks run as tokio tasks and time is `tokio::time`, so tests
 //! run under `tokio::time::pause()`.
@@ -102,6 +183,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+pub mod alert;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
@@ -109,6 +191,8 @@ mod check;
 pub mod checks;
 mod error;
 mod event;
+#[cfg(any(feature = "http", feature = "webhook"))]
+mod http1;
 mod judge;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

@@ -667,8 +667,9 @@ impl HealthMonitor {
     }
 }
 
-/// Cancels the spawned run when the runner stops waiting for it (timeout or shutdown).
-struct AbortOnDrop<T>(JoinHandle<T>);
+/// Cancels a spawned task when its owner stops waiting for it (a check run or a sink's send
+/// past its timeout, or a shutdown).
+pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
@@ -676,7 +677,8 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+/// Returns once the stop flag is set (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     loop {
         if *stop.borrow_and_update() {
             return;
@@ -750,7 +752,8 @@ async fn run_once(shared: &Shared, index: usize) -> CheckResult {
     CheckResult::from_observation(observation, SystemTime::now(), started.elapsed())
 }
 
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
+/// The text of a panic's payload.
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

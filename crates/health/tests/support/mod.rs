@@ -120,3 +120,72 @@ pub fn every(secs: u64, groups: impl IntoIterator<Item = Group>) -> CheckOptions
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+/// An alert sink that keeps every notification with the (tokio) time it arrived, counted from
+/// the sink's creation.
+#[derive(Debug)]
+pub struct Recorder {
+    start: Instant,
+    seen: Mutex<Vec<(Duration, hardening_health::alert::Notification)>>,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            start: Instant::now(),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every notification so far, with when it arrived.
+    pub fn seen(&self) -> Vec<(Duration, hardening_health::alert::Notification)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// When each notification arrived, in whole seconds, with its alerts as
+    /// `name{label values} state`.
+    pub fn timeline(&self) -> Vec<(u64, Vec<String>)> {
+        self.seen()
+            .into_iter()
+            .map(|(at, n)| {
+                let alerts = n
+                    .alerts()
+                    .iter()
+                    .map(|a| {
+                        let values: Vec<&str> = a.labels().values().map(String::as_str).collect();
+                        format!("{}{{{}}} {}", a.name(), values.join(","), a.state())
+                    })
+                    .collect();
+                (at.as_secs(), alerts)
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl hardening_health::alert::AlertSink for Recorder {
+    async fn send(
+        &self,
+        notification: &hardening_health::alert::Notification,
+    ) -> Result<(), BoxError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((self.start.elapsed(), notification.clone()));
+        Ok(())
+    }
+}
+
+/// An alert sink that never answers.
+#[derive(Debug, Default)]
+pub struct Hang {
+    pub calls: AtomicU32,
+}
+
+#[async_trait]
+impl hardening_health::alert::AlertSink for Hang {
+    async fn send(&self, _: &hardening_health::alert::Notification) -> Result<(), BoxError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
