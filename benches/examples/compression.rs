@@ -32,7 +32,7 @@ fn bytes_per_sample(points: &[(i64, f64)]) -> f64 {
     bits as f64 / 8.0 / points.len() as f64
 }
 
-fn main() {
+fn main() -> Result<(), hardening_metrics_store::ConfigError> {
     let mut fields = vec!["\"scenario\":\"store_bytes_per_sample\"".to_string()];
     for (interval, jitter, label) in [
         (10_000, 0, "10s"),
@@ -57,7 +57,7 @@ fn main() {
     for (days, label) in [(1, "day"), (31, "full")] {
         let mut total = 0.0;
         for (i, shape) in Shape::ALL.into_iter().enumerate() {
-            let mut store = Store::new(Retention::default()).expect("default retention");
+            let mut store = Store::new(Retention::default())?;
             let key = SeriesKey::new("series", [("shape", shape.name())]);
             for (timestamp, value) in series(shape, 8_640 * days, 10_000, 0, 42 + i as u64) {
                 store.insert(&key, Sample { timestamp, value });
@@ -69,7 +69,7 @@ fn main() {
             total / Shape::ALL.len() as f64
         ));
     }
-    let mut store = Store::new(Retention::default()).expect("default retention");
+    let mut store = Store::new(Retention::default())?;
     store.insert(
         &SeriesKey::new("series", [("shape", "one")]),
         Sample {
@@ -82,4 +82,5 @@ fn main() {
         store.memory_bytes()
     ));
     println!("{{{}}}", fields.join(","));
+    Ok(())
 }
