@@ -55,7 +55,11 @@ async fn an_idle_runtime_reports_no_lateness_and_one_sample_a_period() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let summary = probe.take().summary(Duration::from_millis(50));
     // 300 ms at one wake every 5 ms; the last may or may not have been recorded yet.
-    assert!((59..=60).contains(&summary.count), "{} samples", summary.count);
+    assert!(
+        (59..=60).contains(&summary.count),
+        "{} samples",
+        summary.count
+    );
     assert_eq!(summary.p99, Duration::ZERO);
     assert_eq!(summary.max, Duration::ZERO);
     assert_eq!(summary.count_over_threshold, 0);
@@ -67,7 +71,13 @@ async fn the_next_interval_starts_empty() {
     tokio::task::yield_now().await;
     tokio::time::advance(Duration::from_millis(40)).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    assert!(probe.take().summary(Duration::from_millis(20)).count_over_threshold >= 1);
+    assert!(
+        probe
+            .take()
+            .summary(Duration::from_millis(20))
+            .count_over_threshold
+            >= 1
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     let next = probe.take().summary(Duration::from_millis(20));
     assert_eq!(next.count_over_threshold, 0);
