@@ -2,8 +2,8 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
@@ -13,31 +13,84 @@ use crate::config::ConfigError;
 const SLOTS: usize = 10;
 /// The budget counts retries in thousandths so that ratios like 0.2 stay exact.
 const MILLI: u64 = 1000;
-/// A deposit reads the clock once in this many (and whenever its slot looks stale).
-const REFRESH: u32 = 32;
-/// Threads that get a deposit counter of their own in each budget; later threads share the
-/// slots directly.
+/// A thread's deposits read the clock once in this many, to mark where a new slot begins.
+const REFRESH: u64 = 32;
+/// Threads that get a deposit counter of their own in each budget; later threads share one
+/// atomic counter.
 const STRIPES: usize = 32;
 
-/// A thread's own deposit counter: `slot (high 32 bits) | count (low 32 bits)`, written only by
-/// the thread it belongs to, on a cache line of its own.
+/// A mark packs a slot's tag (the slot number's low 24 bits) over a success total (the
+/// lifetime total's low 40 bits). Tags repeat after 2^24 slots (19 days at the smallest slot,
+/// 100 ms), and totals are only ever subtracted from later totals of the same window, which
+/// wrapping arithmetic keeps exact below 2^40 successes a window.
+const TOTAL_BITS: u32 = 40;
+const TOTAL_MASK: u64 = (1 << TOTAL_BITS) - 1;
+const TAG_MASK: u32 = (1 << (64 - TOTAL_BITS)) - 1;
+
+/// A thread's own success counter, its lifetime total, written only by the thread it belongs
+/// to, on a cache line of its own.
 #[repr(align(64))]
 #[derive(Debug, Default)]
 struct Stripe(AtomicU64);
 
-/// This thread's stripe index, the same in every budget: handed out once per thread, in
-/// order, so no two threads share one.
+/// This thread's stripe index, the same in every budget: handed out when a thread first
+/// deposits and given back when it exits, so no two live threads share one and a process
+/// whose threads come and go (a blocking pool) does not run out of stripes.
+#[inline(always)]
 fn thread_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    let index = THREAD_INDEX.get();
+    if index != UNASSIGNED {
+        return index;
     }
-    INDEX.with(|index| {
-        if index.get() == usize::MAX {
-            index.set(NEXT.fetch_add(1, Ordering::Relaxed));
+    assign_thread_index()
+}
+
+/// No index yet; [`SHARED`] is what an exiting thread leaves behind.
+const UNASSIGNED: usize = usize::MAX;
+/// An index past every stripe: deposits go to the shared counter.
+const SHARED: usize = usize::MAX - 1;
+
+thread_local! {
+    // Const-initialised and without a destructor: reading it is one thread-relative load.
+    static THREAD_INDEX: Cell<usize> = const { Cell::new(UNASSIGNED) };
+    // Holds the index only to give it back when the thread exits.
+    static RELEASE: IndexRelease = const { IndexRelease(Cell::new(UNASSIGNED)) };
+}
+
+/// Indices given back by exited threads.
+static FREE_INDICES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+#[cold]
+#[inline(never)]
+fn assign_thread_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let reused = FREE_INDICES.lock().map_or(None, |mut free| free.pop());
+    let index = reused.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed));
+    let index = if index < STRIPES { index } else { SHARED };
+    THREAD_INDEX.set(index);
+    if index < STRIPES {
+        // `try_with`: a thread already exiting cannot register a destructor; it keeps the
+        // index to the end, which only means one stripe fewer for later threads.
+        let _ = RELEASE.try_with(|release| release.0.set(index));
+    }
+    index
+}
+
+struct IndexRelease(Cell<usize>);
+
+impl Drop for IndexRelease {
+    fn drop(&mut self) {
+        let index = self.0.get();
+        if index >= STRIPES {
+            return;
         }
-        index.get()
-    })
+        // A deposit from a later destructor of this thread goes to the shared counter, not
+        // to a stripe another thread may own by then.
+        let _ = THREAD_INDEX.try_with(|own| own.set(SHARED));
+        if let Ok(mut free) = FREE_INDICES.lock() {
+            free.push(index);
+        }
+    }
 }
 
 /// A budget that lets retries add at most a fraction of the recent successful load, plus a
@@ -80,13 +133,14 @@ pub struct RetryBudget {
     reserve: u64,
     start: Instant,
     clock: Arc<dyn Clock>,
-    /// The slot the clock was last seen in: where deposits go without reading the clock.
-    current: AtomicU32,
-    /// Successes per slot, each packed as `slot number (high 32 bits) | count (low 32 bits)`.
-    successes: [AtomicU64; SLOTS],
-    /// Successes of the current slot not yet folded into `successes`, one counter a thread.
+    /// Lifetime successes, one counter a thread: a deposit is a plain load and store here.
     stripes: [Stripe; STRIPES],
-    /// Retries per slot, packed the same way.
+    /// Lifetime successes of the threads without a stripe.
+    shared: Stripe,
+    /// Per slot, the lifetime success total when the slot was first seen (see [`TOTAL_BITS`]):
+    /// the successes in the window are the total now less the mark of its oldest seen slot.
+    marks: [AtomicU64; SLOTS],
+    /// Retries per slot, packed as `slot number (high 32 bits) | count (low 32 bits)`.
     retries: [AtomicU64; SLOTS],
 }
 
@@ -109,6 +163,14 @@ fn pack(slot: u32, count: u32) -> u64 {
 
 fn unpack(v: u64) -> (u32, u32) {
     ((v >> 32) as u32, (v & COUNT_MASK) as u32)
+}
+
+fn mark(slot: u32, total: u64) -> u64 {
+    (u64::from(slot & TAG_MASK) << TOTAL_BITS) | (total & TOTAL_MASK)
+}
+
+fn unmark(v: u64) -> (u32, u64) {
+    ((v >> TOTAL_BITS) as u32, v & TOTAL_MASK)
 }
 
 impl RetryBudget {
@@ -148,9 +210,10 @@ impl RetryBudget {
             reserve: (f64::from(min_per_sec) * ttl_secs * MILLI as f64).round() as u64,
             start: clock.now(),
             clock,
-            current: AtomicU32::new(0),
-            successes: Default::default(),
             stripes: std::array::from_fn(|_| Stripe::default()),
+            shared: Stripe::default(),
+            // Slot 0 is seen at creation, with nothing deposited yet.
+            marks: Default::default(),
             retries: Default::default(),
         }
     }
@@ -160,102 +223,108 @@ impl RetryBudget {
         let slot = elapsed.as_nanos() / u128::from(self.slot_nanos);
         // Slot numbers wrap after 2^32 slots (over a year at the smallest window); only their
         // distance within the last `SLOTS` matters, which wrapping arithmetic keeps.
-        let slot = slot as u32;
-        self.current.store(slot, Ordering::Relaxed);
-        slot
+        slot as u32
     }
 
     /// Records a successful call: it earns `ratio` of a retry for the next `ttl`.
     ///
     /// This is on every successful call's path, so it neither reads the clock each time nor
-    /// makes threads contend: each thread counts in a counter of its own (a plain load and
-    /// store, no atomic read-modify-write), for the slot the clock was last seen in, reading
-    /// the clock once every 32 deposits. When the slot has moved on, the thread folds its
-    /// count into the shared window. A deposit may so land in a slot up to 31 deposits stale,
-    /// which can only make it expire early: the budget errs towards fewer retries, and only
-    /// while traffic is so low that the floor dominates anyway.
+    /// makes threads contend: each thread adds to a counter of its own (a plain load and
+    /// store, no atomic read-modify-write), and the window is cut into slots by marks of the
+    /// running total taken when a slot is first seen. A thread's deposits read the clock
+    /// once every 32, to mark a new slot; so a deposit may be counted up to 31 of that
+    /// thread's deposits before the slot it belongs to, which can only make it expire early:
+    /// the budget errs towards fewer retries, and only while traffic is so low that the floor
+    /// dominates anyway.
     #[inline(always)]
     pub fn deposit(&self) {
-        if self.deposit == 0 {
-            return;
-        }
-        if let Some(stripe) = self.stripes.get(thread_index()) {
-            let slot = self.current.load(Ordering::Relaxed);
-            let (at, count) = unpack(stripe.0.load(Ordering::Relaxed));
-            if at == slot && count % REFRESH != REFRESH - 1 && count < u32::MAX {
+        let counter = match self.stripes.get(thread_index()) {
+            Some(stripe) => {
                 // Only this thread writes this stripe, so a load and a store cannot lose a
                 // count.
-                stripe.0.store(pack(slot, count + 1), Ordering::Relaxed);
-                return;
+                let total = stripe.0.load(Ordering::Relaxed).wrapping_add(1);
+                stripe.0.store(total, Ordering::Relaxed);
+                total
             }
+            None => self
+                .shared
+                .0
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1),
+        };
+        if counter % REFRESH == 0 {
+            self.see_slot();
         }
-        self.deposit_slow();
     }
 
-    /// A deposit that reads the clock: every 32nd, the first in a new slot, or one from a
-    /// thread without a stripe.
+    /// Reads the clock and marks the slot it is in, if nobody has yet.
     #[cold]
     #[inline(never)]
-    fn deposit_slow(&self) {
-        let Some(stripe) = self.stripes.get(thread_index()) else {
-            return self.deposit_shared();
-        };
-        let (at, count) = unpack(stripe.0.load(Ordering::Relaxed));
-        let now = self.current_slot();
-        if at == now && count < u32::MAX {
-            stripe.0.store(pack(now, count + 1), Ordering::Relaxed);
-            return;
-        }
-        // The slot moved on: start the new one here first, then fold the old count into the
-        // window, so that a reader in between sees too little (never counted twice).
-        stripe.0.store(pack(now, 1), Ordering::Relaxed);
-        add(&self.successes, at, count);
+    fn see_slot(&self) {
+        self.see(self.current_slot());
     }
 
-    /// The deposit of a thread without a stripe: straight into the shared window.
-    fn deposit_shared(&self) {
-        let slot = self.current.load(Ordering::Relaxed);
-        let cell = &self.successes[slot as usize % SLOTS];
-        let seen = cell.load(Ordering::Relaxed);
-        let (at, count) = unpack(seen);
-        if at == slot
-            && count % REFRESH != REFRESH - 1
-            && count < u32::MAX
-            && cell
-                .compare_exchange_weak(
-                    seen,
-                    pack(slot, count + 1),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-        {
-            return;
+    /// Marks `now` with the running total unless it is marked already; returns the total
+    /// when it had to read it.
+    fn see(&self, now: u32) -> Option<u64> {
+        let cell = &self.marks[now as usize % SLOTS];
+        let mut held = cell.load(Ordering::Acquire);
+        let tag = now & TAG_MASK;
+        let mut total = None;
+        loop {
+            let (held_tag, _) = unmark(held);
+            // Marked already, or by a slot newer than ours (a clock read that lost a race):
+            // either way ours is not the first sight of this cell's slot.
+            if held_tag == tag || ahead(held_tag, tag) {
+                return total;
+            }
+            let t = *total.get_or_insert_with(|| self.total());
+            match cell.compare_exchange_weak(
+                held,
+                mark(now, t),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return total,
+                Err(seen) => held = seen,
+            }
         }
-        add(&self.successes, self.current_slot(), 1);
     }
 
-    /// Successes in the window ending at `now`: the shared slots and every thread's stripe.
-    fn successes_in_window(&self, now: u32) -> u64 {
-        let striped: u64 = self
-            .stripes
+    /// Every success ever deposited (modulo 2^64), summed over the threads' counters.
+    fn total(&self) -> u64 {
+        self.stripes
             .iter()
-            .map(|stripe| {
-                let (slot, count) = unpack(stripe.0.load(Ordering::Acquire));
-                if (now.wrapping_sub(slot) as usize) < SLOTS {
-                    u64::from(count)
-                } else {
-                    0
-                }
-            })
-            .sum();
-        window_sum(&self.successes, now, None) + striped
+            .chain(std::iter::once(&self.shared))
+            .map(|stripe| stripe.0.load(Ordering::Acquire))
+            .fold(0, u64::wrapping_add)
+    }
+
+    /// Successes in the window ending at `now`: the running total less the mark of the
+    /// window's oldest marked slot. Successes before that mark, if they fell in the window,
+    /// are left out: the count errs low, never high.
+    fn successes_in_window(&self, now: u32) -> u64 {
+        let total = self.see(now).unwrap_or_else(|| self.total());
+        let oldest = (0..SLOTS as u32).rev().find_map(|age| {
+            let slot = now.wrapping_sub(age);
+            let (tag, marked) = unmark(self.marks[slot as usize % SLOTS].load(Ordering::Acquire));
+            (tag == slot & TAG_MASK).then_some(marked)
+        });
+        match oldest {
+            // A mark read after `total` may hold a slightly larger sum: count nothing then.
+            Some(marked) => {
+                let counted = total.wrapping_sub(marked) & TOTAL_MASK;
+                if counted > TOTAL_MASK / 2 { 0 } else { counted }
+            }
+            None => 0,
+        }
     }
 
     /// Spends one retry if the balance allows it; `false` means the budget is spent and the
     /// caller must not retry.
     pub fn try_withdraw(&self) -> bool {
         let now = self.current_slot();
+        let earned = self.successes_in_window(now) * self.deposit + self.reserve;
         let cell = &self.retries[now as usize % SLOTS];
         let mut current = cell.load(Ordering::Acquire);
         loop {
@@ -263,7 +332,6 @@ impl RetryBudget {
             let here = if slot == now { count } else { 0 };
             let others = window_sum(&self.retries, now, Some(now));
             let spent = (u64::from(here) + others) * MILLI;
-            let earned = self.successes_in_window(now) * self.deposit + self.reserve;
             if spent + MILLI > earned || here == u32::MAX {
                 return false;
             }
@@ -290,6 +358,12 @@ impl RetryBudget {
     }
 }
 
+/// Whether 24-bit tag `a` is a later slot than `b` (within half the tag space).
+fn ahead(a: u32, b: u32) -> bool {
+    let distance = a.wrapping_sub(b) & TAG_MASK;
+    distance != 0 && distance < TAG_MASK / 2
+}
+
 /// The counts of the slots still inside the window ending at `now`, leaving out `skip`.
 fn window_sum(cells: &[AtomicU64; SLOTS], now: u32, skip: Option<u32>) -> u64 {
     cells
@@ -304,34 +378,6 @@ fn window_sum(cells: &[AtomicU64; SLOTS], now: u32, skip: Option<u32>) -> u64 {
             }
         })
         .sum()
-}
-
-/// Adds `n` to slot `slot`: to its cell if the cell holds that slot, in place of the cell's
-/// content if that is older, and nowhere if the cell already holds a newer slot (then `slot`
-/// has left the window).
-fn add(cells: &[AtomicU64; SLOTS], slot: u32, n: u32) {
-    if n == 0 {
-        return;
-    }
-    let cell = &cells[slot as usize % SLOTS];
-    let mut current = cell.load(Ordering::Relaxed);
-    loop {
-        let (held, count) = unpack(current);
-        let next = if held == slot {
-            pack(slot, count.saturating_add(n))
-        } else if (held.wrapping_sub(slot) as i32) > 0 {
-            return;
-        } else {
-            pack(slot, n)
-        };
-        if next == current {
-            return;
-        }
-        match cell.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(seen) => current = seen,
-        }
-    }
 }
 
 /// Builds a [`RetryBudget`]; [`build`](Self::build) checks every setting.
@@ -426,6 +472,9 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
+    /// Held by the tests that count on how many threads hold stripes.
+    static THREADS: Mutex<()> = Mutex::new(());
+
     fn budget(ratio: f64, floor: u32, clock: &ManualClock) -> Arc<RetryBudget> {
         RetryBudget::builder()
             .ratio(ratio)
@@ -488,7 +537,7 @@ mod tests {
             b.deposit();
         }
         let counted = b.balance();
-        assert!(counted <= u64::from(REFRESH), "{counted}");
+        assert!(counted <= REFRESH, "{counted}");
         // Once the clock has been read, every deposit counts.
         let before = b.balance();
         for _ in 0..10 {
@@ -501,7 +550,7 @@ mod tests {
     }
 
     #[test]
-    fn a_threads_count_is_folded_into_the_window_when_the_slot_moves_on() {
+    fn a_slot_is_marked_when_first_seen_and_leaves_the_window_whole() {
         let clock = ManualClock::new();
         let b = budget(1.0, 0, &clock);
         for _ in 0..5 {
@@ -509,17 +558,36 @@ mod tests {
         }
         assert_eq!(b.balance(), 5);
         clock.advance(Duration::from_secs(1));
-        assert_eq!(b.balance(), 5); // reads the clock: deposits now go to slot 1
-        b.deposit(); // folds the five of slot 0 into the window
+        assert_eq!(b.balance(), 5); // reads the clock: slot 1 begins after these five
+        b.deposit();
         assert_eq!(b.balance(), 6);
         clock.advance(Duration::from_millis(9500));
         assert_eq!(b.balance(), 1, "slot 0 has left the window, slot 1 has not");
     }
 
     #[test]
+    fn totals_past_the_marks_width_still_count_exactly() {
+        let clock = ManualClock::new();
+        let b = budget(1.0, 0, &clock);
+        // This thread's counter is just below where the marks' 40-bit totals wrap.
+        let start = TOTAL_MASK - 5;
+        let counter = b.stripes.get(thread_index()).unwrap_or(&b.shared);
+        counter.0.store(start, Ordering::Relaxed);
+        b.marks[0].store(mark(0, start), Ordering::Relaxed);
+        for _ in 0..10 {
+            b.deposit();
+        }
+        assert_eq!(b.balance(), 10);
+        clock.advance(Duration::from_secs(3));
+        b.deposit();
+        assert_eq!(b.balance(), 11);
+    }
+
+    #[test]
     fn deposits_from_many_threads_are_all_counted() {
         let clock = ManualClock::new();
         let b = budget(1.0, 0, &clock);
+        let _alone = THREADS.lock();
         // More threads than stripes, so that the shared path is taken too.
         std::thread::scope(|scope| {
             for _ in 0..STRIPES + 8 {
@@ -531,6 +599,24 @@ mod tests {
             }
         });
         assert_eq!(b.balance(), (STRIPES as u64 + 8) * 1000);
+    }
+
+    #[test]
+    fn an_exited_threads_stripe_is_handed_to_a_new_thread() {
+        let clock = ManualClock::new();
+        let b = budget(1.0, 0, &clock);
+        let _alone = THREADS.lock();
+        // Far more threads over the test than stripes, never more than one alive at once: each
+        // deposits through a stripe, never the shared counter. (A join, unlike the end of a
+        // scope, waits for the thread's destructors, which give its index back.)
+        for _ in 0..STRIPES * 4 {
+            let b = Arc::clone(&b);
+            std::thread::spawn(move || b.deposit())
+                .join()
+                .unwrap_or_else(|_| panic!("the depositing thread panicked"));
+        }
+        assert_eq!(b.shared.0.load(Ordering::Relaxed), 0);
+        assert_eq!(b.balance(), STRIPES as u64 * 4);
     }
 
     #[test]
