@@ -78,6 +78,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `count` bits (≤ 64) as the low bits of the result.
+    #[inline]
     pub(crate) fn read(&mut self, count: u32) -> Option<u64> {
         if count == 0 {
             return Some(0);
@@ -104,6 +105,7 @@ impl<'a> BitReader<'a> {
         Some(value)
     }
 
+    #[inline]
     pub(crate) fn bit(&mut self) -> Option<bool> {
         self.read(1).map(|b| b == 1)
     }

@@ -310,6 +310,7 @@ pub struct ChunkIter<'a> {
 }
 
 impl ChunkIter<'_> {
+    #[inline]
     fn read_delta_of_delta(&mut self) -> Option<i64> {
         let r = &mut self.reader;
         if !r.bit()? {
@@ -330,6 +331,7 @@ impl ChunkIter<'_> {
         Some(r.read(64)? as i64)
     }
 
+    #[inline]
     fn read_xor(&mut self) -> Option<u64> {
         let r = &mut self.reader;
         if !r.bit()? {
@@ -350,6 +352,7 @@ impl ChunkIter<'_> {
 impl Iterator for ChunkIter<'_> {
     type Item = Sample;
 
+    #[inline]
     fn next(&mut self) -> Option<Sample> {
         if self.remaining == 0 {
             return None;
