@@ -233,21 +233,25 @@ async fn silences_mute_matching_alerts_until_they_expire_or_are_expired() {
     let (builder, recorder) = recorded(route(10, 60, 3600).group_by(["service"]));
     let start = Instant::now();
     let alerts = builder.build().unwrap();
-    let maintenance = alerts.silence(
-        Silence::builder()
-            .matcher(Matcher::equal("service", "db").unwrap())
-            .duration(Duration::from_secs(100))
-            .comment("upgrade")
-            .build()
-            .unwrap(),
-    );
-    let noisy = alerts.silence(
-        Silence::builder()
-            .matcher(Matcher::equal("alertname", "Noisy").unwrap())
-            .duration(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    );
+    let maintenance = alerts
+        .silence(
+            Silence::builder()
+                .matcher(Matcher::equal("service", "db").unwrap())
+                .duration(Duration::from_secs(100))
+                .comment("upgrade")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    let noisy = alerts
+        .silence(
+            Silence::builder()
+                .matcher(Matcher::equal("alertname", "Noisy").unwrap())
+                .duration(Duration::from_secs(3600))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
     alerts.raise(alert("Down", &[("service", "db")])).unwrap();
     alerts.raise(alert("Down", &[("service", "api")])).unwrap();
     alerts.raise(alert("Noisy", &[])).unwrap();
@@ -343,8 +347,6 @@ async fn a_hanging_sink_blocks_neither_the_other_sinks_nor_the_caller() {
     for i in 0..10 {
         alerts.raise(alert(&format!("A{i}"), &[])).unwrap();
     }
-    // `raise` is synchronous: no time passed while raising, and nothing waited on a sink.
-    assert_eq!(Instant::now(), start);
     until(start, 1).await;
     assert_eq!(recorder.seen().len(), 10);
     // The hanging sink's queue took two; the rest were dropped and counted.
@@ -483,14 +485,16 @@ async fn a_rule_reads_a_monitors_group_health() {
 async fn active_alerts_history_and_status_serialize() {
     let (builder, _recorder) = recorded(route(0, 60, 3600).group_by(["alertname"]));
     let alerts = builder.history_limit(1).build().unwrap();
-    let silence = alerts.silence(
-        Silence::builder()
-            .matcher(Matcher::regex("zone", "eu-.*").unwrap())
-            .duration(Duration::from_secs(3600))
-            .created_by("ops")
-            .build()
-            .unwrap(),
-    );
+    let silence = alerts
+        .silence(
+            Silence::builder()
+                .matcher(Matcher::regex("zone", "eu-.*").unwrap())
+                .duration(Duration::from_secs(3600))
+                .created_by("ops")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
     alerts
         .raise(
             Alert::new("Hot", Severity::Critical)
@@ -527,6 +531,14 @@ async fn active_alerts_history_and_status_serialize() {
     assert_eq!(json["silences"][0]["created_by"], "ops");
     assert_eq!(json["groups"][0]["receiver"], "ops");
     assert_eq!(json["sinks"][0]["name"], "recorder");
+    // The counts agree with the parts: one firing, its group, the silence, the history.
+    assert_eq!(
+        json["counts"],
+        serde_json::json!({
+            "firing": 1, "resolved_waiting": 0, "groups": 1, "group_members": 1,
+            "silences": 1, "history": 1, "evicted": 0
+        })
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -624,6 +636,9 @@ async fn the_log_sink_writes_each_alert_at_its_severity_and_failures_are_logged(
         .unwrap();
     alerts.raise(Alert::new("Slow", Severity::Warning)).unwrap();
     alerts.raise(Alert::new("Note", Severity::Info)).unwrap();
+    alerts
+        .raise(Alert::new("Exhausted", Severity::Emergency))
+        .unwrap();
     settle().await;
     assert!(alerts.resolve("Note", &Labels::new()));
     sleep(Duration::from_secs(11)).await;
@@ -645,11 +660,21 @@ async fn the_log_sink_writes_each_alert_at_its_severity_and_failures_are_logged(
         sorted_events,
         [
             (tracing::Level::ERROR, "Down".into(), "alert firing".into()),
+            (
+                tracing::Level::ERROR,
+                "Exhausted".into(),
+                "alert firing".into()
+            ),
             (tracing::Level::INFO, "Note".into(), "alert firing".into()),
             (tracing::Level::INFO, "Note".into(), "alert resolved".into()),
             (tracing::Level::WARN, "Slow".into(), "alert firing".into()),
         ]
     );
+    let exhausted = events
+        .iter()
+        .find(|e| e.fields.get("alertname").map(String::as_str) == Some("Exhausted"))
+        .unwrap();
+    assert_eq!(exhausted.fields["severity"], "emergency");
     let down = events
         .iter()
         .find(|e| e.fields.get("alertname").map(String::as_str) == Some("Down"))
@@ -659,7 +684,7 @@ async fn the_log_sink_writes_each_alert_at_its_severity_and_failures_are_logged(
     assert_eq!(down.fields["labels"], "{service=\"db\"}");
     assert_eq!(down.fields["receiver"], "ops");
     // The failing sink's failures are counted and logged with the sink's name.
-    assert_eq!(alerts.sink_stats()[1].failed, 4);
+    assert_eq!(alerts.sink_stats()[1].failed, 5);
     let failure = events
         .iter()
         .find(|e| e.fields.get("sink").map(String::as_str) == Some("failing"))
@@ -697,7 +722,15 @@ async fn shutdown_stops_flushing_and_lets_sinks_drain() {
     assert_eq!(recorder.seen().len(), 1);
     alerts.shutdown(Duration::from_secs(1)).await;
     clone.shutdown(Duration::from_secs(1)).await;
-    alerts.raise(alert("B", &[])).unwrap();
+    // A raise after shutdown would never be notified: it says so.
+    assert_eq!(alerts.raise(alert("B", &[])), Err(AlertError::ShutDown));
+    assert_eq!(clone.raise(alert("A", &[])), Err(AlertError::ShutDown));
+    let silence = Silence::builder()
+        .matcher(Matcher::equal("a", "b").unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(alerts.silence(silence), Err(AlertError::ShutDown));
+    assert_eq!(alerts.counts().firing, 1, "B was not taken");
     sleep(Duration::from_secs(3600)).await;
     assert_eq!(recorder.seen().len(), 1, "no flush after shutdown");
 }
@@ -719,6 +752,10 @@ fn every_setting_that_cannot_work_is_an_error_naming_its_field() {
         };
         let cases = [
             (AlertManager::builder().max_alerts(0).build(), "max_alerts"),
+            (
+                AlertManager::builder().max_silences(0).build(),
+                "max_silences",
+            ),
             (
                 AlertManager::builder()
                     .sink_arc("", sink(), SinkOptions::default())
@@ -833,10 +870,335 @@ fn every_setting_that_cannot_work_is_an_error_naming_its_field() {
             "source_matchers",
         ),
         ("a<b".parse::<Matcher>().map(|_| ()), "matcher"),
+        // Durations past their documented maxima (a year), which would overflow tokio's
+        // clock, and a rule interval under its minimum (10 ms).
+        (
+            Silence::builder()
+                .matcher(Matcher::equal("a", "b").unwrap())
+                .duration(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "duration",
+        ),
+        (
+            Route::builder("r")
+                .group_wait(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "group_wait",
+        ),
+        (
+            Route::builder("r")
+                .group_interval(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "group_interval",
+        ),
+        (
+            Route::builder("r")
+                .repeat_interval(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "repeat_interval",
+        ),
+        (
+            Rule::builder("R", Condition::when(|| true))
+                .interval(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "interval",
+        ),
+        (
+            Rule::builder("R", Condition::when(|| true))
+                .interval(Duration::from_millis(9))
+                .build()
+                .map(|_| ()),
+            "interval",
+        ),
+        (
+            Rule::builder("R", Condition::when(|| true))
+                .for_duration(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "for_duration",
+        ),
+        (
+            Rule::builder("R", Condition::when(|| true))
+                .keep_firing_for(Duration::MAX)
+                .build()
+                .map(|_| ()),
+            "keep_firing_for",
+        ),
+        (
+            SinkOptions::builder()
+                .rate_limit(1, Duration::from_secs(600 * 365 * 24 * 3600))
+                .build()
+                .map(|_| ()),
+            "rate_limit.per",
+        ),
     ];
     for (result, field) in other {
         let err = result.unwrap_err();
         assert_eq!(err.field(), field, "{err}");
         assert!(err.to_string().starts_with(&format!("{field}: ")), "{err}");
     }
+}
+
+/// Every notice as `(second, receiver, alert, state, severity)`, sorted.
+fn notices(recorder: &Recorder) -> Vec<(u64, String, String, String, String)> {
+    let mut seen: Vec<_> = recorder
+        .seen()
+        .into_iter()
+        .flat_map(|(at, n)| {
+            n.alerts()
+                .iter()
+                .map(|a| {
+                    (
+                        at.as_secs(),
+                        n.receiver().to_string(),
+                        a.name().to_string(),
+                        a.state().to_string(),
+                        a.severity().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
+fn notice(
+    at: u64,
+    receiver: &str,
+    name: &str,
+    state: &str,
+    severity: &str,
+) -> (u64, String, String, String, String) {
+    (
+        at,
+        receiver.into(),
+        name.into(),
+        state.into(),
+        severity.into(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_severity_change_is_routed_again_and_is_news() {
+    let recorder = Recorder::new();
+    let oncall = Route::builder("oncall")
+        .matcher(Matcher::regex("severity", "critical|emergency").unwrap())
+        .group_by(["alertname"])
+        .group_wait(Duration::from_secs(10))
+        .group_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let alerts = AlertManager::builder()
+        .sink_arc("recorder", recorder.clone(), SinkOptions::default())
+        .route(oncall)
+        .default_route(route(10, 60, 3600).group_by(["alertname"]).build().unwrap())
+        .build()
+        .unwrap();
+    alerts.raise(alert("Disk", &[])).unwrap();
+    alerts.raise(alert("Cpu", &[])).unwrap();
+    until(start, 20).await;
+    // Escalation: Disk now matches the oncall route, which takes it (and stops there), so it
+    // leaves the ops group; ops is told the warning it knew of is over.
+    alerts
+        .raise(Alert::new("Disk", Severity::Emergency).with_summary("full"))
+        .unwrap();
+    until(start, 40).await;
+    // A change that keeps the route is news for the group that holds it.
+    alerts.raise(Alert::new("Cpu", Severity::Info)).unwrap();
+    until(start, 200).await;
+    assert_eq!(
+        notices(&recorder),
+        [
+            notice(10, "ops", "Cpu", "firing", "warning"),
+            notice(10, "ops", "Disk", "firing", "warning"),
+            notice(30, "oncall", "Disk", "firing", "emergency"),
+            notice(70, "ops", "Cpu", "firing", "info"),
+            notice(70, "ops", "Disk", "resolved", "warning"),
+        ]
+    );
+    let groups: Vec<(String, usize)> = alerts
+        .groups()
+        .into_iter()
+        .map(|g| (g.receiver, g.alerts))
+        .collect();
+    assert_eq!(groups, [("oncall".into(), 1), ("ops".into(), 1)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refired_alert_rejoins_every_route_it_left() {
+    let recorder = Recorder::new();
+    let first = route(10, 60, 3600)
+        .matcher(Matcher::equal("team", "db").unwrap())
+        .continue_matching(true)
+        .build()
+        .unwrap();
+    let second = Route::builder("second")
+        .matcher(Matcher::equal("team", "db").unwrap())
+        .group_wait(Duration::from_secs(40))
+        .group_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let alerts = AlertManager::builder()
+        .sink_arc("recorder", recorder.clone(), SinkOptions::default())
+        .route(first)
+        .route(second)
+        .build()
+        .unwrap();
+    let db = labels(&[("team", "db")]);
+    alerts.raise(alert("X", &[("team", "db")])).unwrap();
+    until(start, 50).await;
+    assert!(alerts.resolve("X", &db));
+    // ops flushes at 70 (resolved, and lets X go); second would at 100.
+    until(start, 80).await;
+    alerts.raise(alert("X", &[("team", "db")])).unwrap();
+    until(start, 200).await;
+    assert_eq!(
+        notices(&recorder),
+        [
+            notice(10, "ops", "X", "firing", "warning"),
+            notice(40, "second", "X", "firing", "warning"),
+            notice(70, "ops", "X", "resolved", "warning"),
+            // The second episode reaches ops again, in a new group (group_wait 10 s).
+            notice(90, "ops", "X", "firing", "warning"),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolved_alerts_never_crowd_out_a_firing_one() {
+    let (builder, recorder) = recorded(route(10, 60, 3600).group_by(["alertname"]));
+    let start = Instant::now();
+    let alerts = builder.max_alerts(2).build().unwrap();
+    for name in ["A", "B"] {
+        alerts.raise(alert(name, &[])).unwrap();
+        assert!(alerts.resolve(name, &Labels::new()));
+    }
+    // Both resolved alerts still wait for their group's flush; a new one takes the place of
+    // the oldest.
+    alerts
+        .raise(Alert::new("Critical", Severity::Critical))
+        .unwrap();
+    alerts.raise(alert("C", &[])).unwrap();
+    // Two firing: now the limit refuses.
+    assert_eq!(
+        alerts.raise(alert("D", &[])),
+        Err(AlertError::TooManyAlerts { limit: 2 })
+    );
+    until(start, 11).await;
+    let names: Vec<String> = sorted(&recorder)
+        .into_iter()
+        .flat_map(|(_, alerts)| alerts)
+        .collect();
+    assert_eq!(names, ["Critical{} firing", "C{} firing"]);
+    let history: Vec<String> = alerts
+        .history()
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
+    assert_eq!(history, ["A", "B"]);
+    let counts = alerts.counts();
+    assert_eq!((counts.firing, counts.resolved_waiting), (2, 0));
+    assert_eq!(counts.evicted, 2, "both resolve notices were given up");
+}
+
+#[tokio::test(start_paused = true)]
+async fn silences_are_capped_and_ended_ones_make_room() {
+    let (builder, _recorder) = recorded(route(10, 60, 3600));
+    let alerts = builder.max_silences(2).build().unwrap();
+    let silence = |secs| {
+        Silence::builder()
+            .matcher(Matcher::equal("service", "db").unwrap())
+            .duration(Duration::from_secs(secs))
+            .build()
+            .unwrap()
+    };
+    alerts.silence(silence(10)).unwrap();
+    alerts.silence(silence(3600)).unwrap();
+    let err = alerts.silence(silence(60)).unwrap_err();
+    assert_eq!(err, AlertError::TooManySilences { limit: 2 });
+    assert_eq!(
+        err.to_string(),
+        "the alert manager already holds its limit of 2 silences; expire some, or raise the limit"
+    );
+    // Nothing is raised, so no flush runs; the ended silence still gives up its place.
+    sleep(Duration::from_secs(10)).await;
+    assert_eq!(alerts.counts().silences, 1);
+    alerts.silence(silence(60)).unwrap();
+    assert_eq!(alerts.silences().len(), 2);
+}
+
+/// An alert sink that never answers and counts the sends that were cancelled.
+#[derive(Default)]
+struct HangCounted {
+    started: std::sync::atomic::AtomicU32,
+    cancelled: Arc<std::sync::atomic::AtomicU32>,
+}
+
+struct Cancelled(Arc<std::sync::atomic::AtomicU32>);
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl AlertSink for HangCounted {
+    async fn send(&self, _: &hardening_health::alert::Notification) -> Result<(), BoxError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let _cancelled = Cancelled(Arc::clone(&self.cancelled));
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_manager_stops_a_hung_sink() {
+    let hang = Arc::new(HangCounted::default());
+    let alerts = AlertManager::builder()
+        .sink_arc("hang", hang.clone(), SinkOptions::default())
+        .default_route(route(0, 60, 3600).build().unwrap())
+        .build()
+        .unwrap();
+    alerts.raise(alert("A", &[])).unwrap();
+    settle().await;
+    assert_eq!(hang.started.load(Ordering::SeqCst), 1);
+    assert_eq!(hang.cancelled.load(Ordering::SeqCst), 0);
+    drop(alerts);
+    // Well within the sink's 30 s timeout: the send was cancelled with the manager.
+    settle().await;
+    assert_eq!(hang.cancelled.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_with_an_unbounded_grace_waits_for_the_sinks() {
+    let hang = Arc::new(HangCounted::default());
+    let (builder, recorder) = recorded(route(0, 60, 3600));
+    let alerts = builder
+        .sink_arc(
+            "hang",
+            hang.clone(),
+            SinkOptions::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    alerts.raise(alert("A", &[])).unwrap();
+    settle().await;
+    assert_eq!(hang.started.load(Ordering::SeqCst), 1);
+    alerts.shutdown(Duration::MAX).await;
+    // The hung send was given its full timeout, then the sink's task ended on its own.
+    assert_eq!(start.elapsed().as_secs(), 5);
+    assert_eq!(hang.cancelled.load(Ordering::SeqCst), 1);
+    assert_eq!(recorder.seen().len(), 1);
 }

@@ -25,6 +25,9 @@ use crate::monitor::stopped;
 /// their resolve notice).
 pub const DEFAULT_MAX_ALERTS: usize = 10_000;
 
+/// The default bound on silences held at once (in force or yet to start).
+pub const DEFAULT_MAX_SILENCES: usize = 1_000;
+
 /// The default number of resolved alerts kept for [`AlertManager::history`].
 pub const DEFAULT_HISTORY_LIMIT: usize = 256;
 
@@ -35,11 +38,21 @@ pub enum AlertError {
     /// The alert's name or a label is not accepted; the error names the field.
     Invalid(ConfigError),
     /// The manager already holds its limit of distinct alerts
-    /// ([`AlertManagerBuilder::max_alerts`]); the refusal is counted in the metrics.
+    /// ([`AlertManagerBuilder::max_alerts`]), every one of them firing (resolved alerts
+    /// make room first); the refusal is counted in the metrics.
     TooManyAlerts {
         /// The limit.
         limit: usize,
     },
+    /// The manager already holds its limit of silences
+    /// ([`AlertManagerBuilder::max_silences`]); silences that have ended do not count.
+    TooManySilences {
+        /// The limit.
+        limit: usize,
+    },
+    /// The manager was shut down ([`AlertManager::shutdown`]): nothing would ever notify
+    /// the alert.
+    ShutDown,
 }
 
 impl AlertError {
@@ -47,7 +60,9 @@ impl AlertError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AlertError::Invalid(error) => Some(error.field()),
-            AlertError::TooManyAlerts { .. } => None,
+            AlertError::TooManyAlerts { .. }
+            | AlertError::TooManySilences { .. }
+            | AlertError::ShutDown => None,
         }
     }
 }
@@ -58,8 +73,13 @@ impl fmt::Display for AlertError {
             AlertError::Invalid(error) => error.fmt(f),
             AlertError::TooManyAlerts { limit } => write!(
                 f,
-                "the alert manager already holds its limit of {limit} alerts; resolve some, or raise the limit"
+                "the alert manager already holds its limit of {limit} alerts, all firing; resolve some, or raise the limit"
             ),
+            AlertError::TooManySilences { limit } => write!(
+                f,
+                "the alert manager already holds its limit of {limit} silences; expire some, or raise the limit"
+            ),
+            AlertError::ShutDown => f.write_str("the alert manager was shut down"),
         }
     }
 }
@@ -68,7 +88,9 @@ impl std::error::Error for AlertError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AlertError::Invalid(error) => Some(error),
-            AlertError::TooManyAlerts { .. } => None,
+            AlertError::TooManyAlerts { .. }
+            | AlertError::TooManySilences { .. }
+            | AlertError::ShutDown => None,
         }
     }
 }
@@ -108,6 +130,43 @@ pub struct GroupView {
     pub notified: bool,
 }
 
+/// How much the manager holds, as [`AlertManager::counts`] and [`AlertsStatus`] show it:
+/// every number here is bounded by a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct AlertCounts {
+    /// Firing alerts (at most [`AlertManagerBuilder::max_alerts`], with `resolved_waiting`).
+    pub firing: usize,
+    /// Resolved alerts still held until their groups' next flush sends their resolve notice.
+    pub resolved_waiting: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Alerts in groups, once per group (an alert two routes take counts twice), plus
+    /// resolved copies kept for a group's resolve notice after a severity change moved an
+    /// alert elsewhere.
+    pub group_members: usize,
+    /// Silences in force or yet to start (at most [`AlertManagerBuilder::max_silences`]).
+    pub silences: usize,
+    /// Resolved alerts kept for [`AlertManager::history`] (at most its limit).
+    pub history: usize,
+    /// Resolved alerts dropped before their groups' next flush, to make room under
+    /// `max_alerts` for a new firing alert (a resolve notice they were due is lost); counted
+    /// since the manager started.
+    pub evicted: u64,
+    /// Entries in the flush schedule (stale ones included): a bound for benches and tests.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub scheduled_flushes: usize,
+    /// Places in the eviction queue (stale ones included).
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub resolved_queue: usize,
+    /// Hashes in the alert and group indexes.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub index_entries: usize,
+}
+
 /// Everything the manager can show, in one serializable value (for a status endpoint).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -122,6 +181,8 @@ pub struct AlertsStatus {
     pub groups: Vec<GroupView>,
     /// What each sink did.
     pub sinks: Vec<SinkStats>,
+    /// How much the manager holds.
+    pub counts: AlertCounts,
 }
 
 struct SinkRegistration {
@@ -160,6 +221,7 @@ pub struct AlertManagerBuilder {
     inhibit: Vec<InhibitRule>,
     rules: Vec<Rule>,
     max_alerts: usize,
+    max_silences: usize,
     history_limit: usize,
 }
 
@@ -175,6 +237,7 @@ impl fmt::Debug for AlertManagerBuilder {
             .field("inhibit", &self.inhibit)
             .field("rules", &self.rules)
             .field("max_alerts", &self.max_alerts)
+            .field("max_silences", &self.max_silences)
             .field("history_limit", &self.history_limit)
             .finish()
     }
@@ -231,11 +294,23 @@ impl AlertManagerBuilder {
         self
     }
 
-    /// At most this many distinct alerts are held at once (at least 1); a raise of a new
-    /// alert beyond it is refused with [`AlertError::TooManyAlerts`], so a label with
-    /// unbounded values cannot grow memory without end. Default [`DEFAULT_MAX_ALERTS`].
+    /// At most this many distinct alerts are held at once (at least 1), so a label with
+    /// unbounded values cannot grow memory without end. Resolved alerts still waiting for
+    /// their resolve notice count too, but never crowd out a firing one: a new alert beyond
+    /// the limit first drops the oldest of them (its resolve notice is lost, and counted in
+    /// [`AlertCounts::evicted`]); only when every held alert fires is it refused with
+    /// [`AlertError::TooManyAlerts`]. Default [`DEFAULT_MAX_ALERTS`].
     pub fn max_alerts(mut self, alerts: usize) -> Self {
         self.max_alerts = alerts;
+        self
+    }
+
+    /// At most this many silences are held at once (at least 1), in force or yet to start;
+    /// [`AlertManager::silence`] refuses more with [`AlertError::TooManySilences`]. Silences
+    /// that have ended are dropped whenever silences are added, read or applied. Default
+    /// [`DEFAULT_MAX_SILENCES`].
+    pub fn max_silences(mut self, silences: usize) -> Self {
+        self.max_silences = silences;
         self
     }
 
@@ -251,7 +326,8 @@ impl AlertManagerBuilder {
     ///
     /// Fails with a [`ConfigError`] for a sink name that is empty or repeated, a route naming
     /// a sink that does not exist, a default route with matchers, two rules for the same
-    /// alert, a limit of zero, or when called outside a tokio runtime (field `runtime`).
+    /// alert, a limit of zero (`max_alerts`, `max_silences`), or when called outside a tokio
+    /// runtime (field `runtime`).
     pub fn build(self) -> Result<AlertManager, ConfigError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             ConfigError::new(
@@ -262,6 +338,9 @@ impl AlertManagerBuilder {
         })?;
         if self.max_alerts == 0 {
             return Err(ConfigError::new("max_alerts", 0, "at least 1 alert"));
+        }
+        if self.max_silences == 0 {
+            return Err(ConfigError::new("max_silences", 0, "at least 1 silence"));
         }
         let mut names = HashSet::with_capacity(self.sinks.len());
         for (index, sink) in self.sinks.iter().enumerate() {
@@ -353,7 +432,7 @@ impl AlertManagerBuilder {
             .collect();
         let (stop, _) = watch::channel(false);
         let state = State {
-            store: Store::new(self.max_alerts, self.history_limit),
+            store: Store::new(self.max_alerts, self.history_limit, self.max_silences),
             rules: self.rules.iter().map(|_| RuleRuntime::new(now)).collect(),
             scheduled: None,
         };
@@ -389,8 +468,9 @@ impl AlertManagerBuilder {
 ///
 /// An `AlertManager` is a cheap handle: clones share one manager. [`raise`](Self::raise) and
 /// [`resolve`](Self::resolve) take a short lock and return; they never wait on a sink or a
-/// rule. When the last handle is dropped the background tasks stop;
-/// [`shutdown`](Self::shutdown) stops them gracefully.
+/// rule. When the last handle is dropped the background tasks stop at once, sinks included
+/// (a notice still queued or being sent is lost); [`shutdown`](Self::shutdown) stops them
+/// gracefully, letting the sinks drain.
 ///
 /// ```
 /// use std::time::Duration;
@@ -440,6 +520,12 @@ impl Drop for Owner {
         self.shared.stop.send_replace(true);
         for sink in &self.shared.sinks {
             sink.close();
+        }
+        // No handle is left to call `shutdown`, so nothing would bound how long a hung sink's
+        // task lives on (its queue times its timeout). After a shutdown this is empty: the
+        // shutdown drained the sinks within its grace.
+        for task in lock(&self.shared.tasks).drain(..) {
+            task.abort();
         }
     }
 }
@@ -510,8 +596,8 @@ impl Shared {
         }
     }
 
-    fn resolve_locked(&self, state: &mut State, fingerprint: Fingerprint) -> bool {
-        let resolved = state.store.resolve(fingerprint);
+    fn resolve_locked(&self, state: &mut State, name: &str, labels: &Labels) -> bool {
+        let resolved = state.store.resolve(name, labels);
         #[cfg(feature = "metrics")]
         if let Some(severity) = resolved {
             self.metrics.resolved(severity);
@@ -562,8 +648,7 @@ impl Shared {
                     );
                     continue;
                 };
-                let fingerprint = rule.alert.fingerprint();
-                let firing = state.store.is_firing(fingerprint);
+                let firing = state.store.is_firing(&rule.alert);
                 match state.rules[index].step(rule, holds, firing, now) {
                     Step::Nothing => {}
                     Step::Fire => {
@@ -577,7 +662,7 @@ impl Shared {
                         }
                     }
                     Step::Resolve => {
-                        self.resolve_locked(&mut state, fingerprint);
+                        self.resolve_locked(&mut state, rule.alert.name(), rule.alert.labels());
                     }
                 }
             }
@@ -640,22 +725,32 @@ impl AlertManager {
             inhibit: Vec::new(),
             rules: Vec::new(),
             max_alerts: DEFAULT_MAX_ALERTS,
+            max_silences: DEFAULT_MAX_SILENCES,
             history_limit: DEFAULT_HISTORY_LIMIT,
         }
     }
 
     /// Fires an alert now, or updates its severity and summary if it fires already (alerts
     /// are the same when their name and labels are). An alert that resolved and is raised
-    /// again starts a new episode.
+    /// again starts a new episode, and joins a group in every route that takes it again.
+    ///
+    /// A new severity is routed again, as Alertmanager routes an alert whose labels changed:
+    /// the alert joins a group in every route that takes it now (an escalation reaches an
+    /// `oncall` route matching `severity=~"critical|emergency"`), and the change is news for
+    /// every group that holds it, which notifies it again at its next flush. A group whose
+    /// route no longer takes it is told, at its next flush, that the alert as it knew it
+    /// (the old severity) resolved, if the route sends resolve notices and had told its
+    /// sinks the alert fired. A new summary alone is not news.
     ///
     /// This is how other parts of a service alert directly: a performance threshold crossed,
     /// a recovery ladder exhausted. It takes a short lock and never waits on anything else.
     ///
     /// Fails, without changing anything, for an empty name, a bad label name, a label named
-    /// `alertname` or `severity`, an empty label value, or a new alert beyond the manager's
-    /// limit.
+    /// `alertname` or `severity`, an empty label value, a new alert beyond the manager's
+    /// limit, or after [`shutdown`](Self::shutdown) ([`AlertError::ShutDown`]).
     pub fn raise(&self, alert: Alert) -> Result<(), AlertError> {
         alert.validate()?;
+        self.running()?;
         let wake = {
             let mut state = self.shared.lock();
             self.shared
@@ -670,13 +765,25 @@ impl AlertManager {
     /// Resolves the firing alert with this name and these labels; returns whether one was
     /// firing. Its resolve notice goes out at its group's next flush.
     pub fn resolve(&self, name: &str, labels: &Labels) -> bool {
-        let fingerprint = Fingerprint::of(name, labels);
         let mut state = self.shared.lock();
-        self.shared.resolve_locked(&mut state, fingerprint)
+        self.shared.resolve_locked(&mut state, name, labels)
+    }
+
+    fn running(&self) -> Result<(), AlertError> {
+        if *self.shared.stop.borrow() {
+            return Err(AlertError::ShutDown);
+        }
+        Ok(())
     }
 
     /// Adds a silence; it mutes matching alerts from its start to its end, then expires.
-    pub fn silence(&self, silence: Silence) -> SilenceId {
+    ///
+    /// Fails when the manager holds its limit of silences already
+    /// ([`AlertError::TooManySilences`]; see [`AlertManagerBuilder::max_silences`]), for a
+    /// start so far ahead that its end cannot be counted (field `starts_at`), or after
+    /// [`shutdown`](Self::shutdown).
+    pub fn silence(&self, silence: Silence) -> Result<SilenceId, AlertError> {
+        self.running()?;
         self.shared
             .lock()
             .store
@@ -697,7 +804,12 @@ impl AlertManager {
     /// Firing alerts, and rules' pending alerts, ordered by name and labels.
     pub fn active(&self) -> Vec<ActiveAlert> {
         let now = Instant::now();
-        let state = self.shared.lock();
+        let mut active = self.active_locked(&mut self.shared.lock(), now);
+        sort_active(&mut active);
+        active
+    }
+
+    fn active_locked(&self, state: &mut State, now: Instant) -> Vec<ActiveAlert> {
         let mut active: Vec<ActiveAlert> = state
             .store
             .active(&self.shared.inhibit, now)
@@ -719,10 +831,6 @@ impl AlertManager {
                 });
             }
         }
-        drop(state);
-        active.sort_by(|a, b| {
-            (a.alert.name(), a.alert.labels()).cmp(&(b.alert.name(), b.alert.labels()))
-        });
         active
     }
 
@@ -733,8 +841,13 @@ impl AlertManager {
 
     /// The groups that hold alerts now.
     pub fn groups(&self) -> Vec<GroupView> {
-        let state = self.shared.lock();
-        let mut groups: Vec<GroupView> = state
+        let mut groups = self.groups_locked(&self.shared.lock());
+        sort_groups(&mut groups);
+        groups
+    }
+
+    fn groups_locked(&self, state: &State) -> Vec<GroupView> {
+        state
             .store
             .groups()
             .map(|(route, labels, alerts, notified)| GroupView {
@@ -743,10 +856,13 @@ impl AlertManager {
                 alerts,
                 notified,
             })
-            .collect();
-        drop(state);
-        groups.sort_by(|a, b| (&a.receiver, &a.labels).cmp(&(&b.receiver, &b.labels)));
-        groups
+            .collect()
+    }
+
+    /// How much the manager holds: alerts, groups, silences, history, and how many resolved
+    /// alerts were dropped to make room.
+    pub fn counts(&self) -> AlertCounts {
+        self.shared.lock().store.sizes(Instant::now())
     }
 
     /// What each sink did, in the order the sinks were added.
@@ -754,19 +870,33 @@ impl AlertManager {
         self.shared.sinks.iter().map(SinkSlot::stats).collect()
     }
 
-    /// Everything at once: active alerts, history, silences, groups and sinks.
+    /// Everything at once: active alerts, history, silences, groups and counts, read under
+    /// one lock so they agree with each other, and what the sinks did.
     pub fn status(&self) -> AlertsStatus {
+        let now = Instant::now();
+        let mut state = self.shared.lock();
+        let mut active = self.active_locked(&mut state, now);
+        let history = state.store.history();
+        let silences = state.store.silences(now);
+        let mut groups = self.groups_locked(&state);
+        let counts = state.store.sizes(now);
+        drop(state);
+        sort_active(&mut active);
+        sort_groups(&mut groups);
         AlertsStatus {
-            active: self.active(),
-            history: self.history(),
-            silences: self.silences(),
-            groups: self.groups(),
+            active,
+            history,
+            silences,
+            groups,
             sinks: self.sink_stats(),
+            counts,
         }
     }
 
-    /// Stops gracefully: rules stop and groups stop flushing at once; each sink gets `grace`
-    /// to deliver what is already queued, then is stopped. Calling it again, or from another
+    /// Stops gracefully: rules stop and groups stop flushing at once, and
+    /// [`raise`](Self::raise) fails from then on ([`AlertError::ShutDown`]); each sink gets
+    /// `grace` to deliver what is already queued, then is stopped (a grace past what tokio's
+    /// clock can count waits for the sinks to finish). Calling it again, or from another
     /// handle, waits for nothing more.
     pub async fn shutdown(&self, grace: Duration) {
         self.shared.stop.send_replace(true);
@@ -779,12 +909,31 @@ impl AlertManager {
             sink.close();
         }
         let sinks: Vec<JoinHandle<()>> = tasks.collect();
-        let deadline = Instant::now() + grace;
+        // A grace too long for the clock (`Duration::MAX`) waits as long as the sinks take:
+        // each send is bounded by its sink's timeout, and the queues are closed.
+        let deadline = Instant::now().checked_add(grace);
         for task in sinks {
             let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                abort.abort();
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, task).await.is_err() {
+                        abort.abort();
+                    }
+                }
+                None => {
+                    let _ = task.await;
+                }
             }
         }
     }
+}
+
+fn sort_active(active: &mut [ActiveAlert]) {
+    active.sort_by(|a, b| {
+        (a.alert.name(), a.alert.labels()).cmp(&(b.alert.name(), b.alert.labels()))
+    });
+}
+
+fn sort_groups(groups: &mut [GroupView]) {
+    groups.sort_by(|a, b| (&a.receiver, &a.labels).cmp(&(&b.receiver, &b.labels)));
 }

@@ -31,15 +31,15 @@ mod webhook;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ConfigError;
 
 pub use manager::{
-    ActiveAlert, AlertError, AlertManager, AlertManagerBuilder, AlertsStatus,
-    DEFAULT_HISTORY_LIMIT, DEFAULT_MAX_ALERTS, GroupView,
+    ActiveAlert, AlertCounts, AlertError, AlertManager, AlertManagerBuilder, AlertsStatus,
+    DEFAULT_HISTORY_LIMIT, DEFAULT_MAX_ALERTS, DEFAULT_MAX_SILENCES, GroupView,
 };
 pub use matcher::{MatchOp, Matcher};
 pub use route::{InhibitRule, Route, RouteBuilder};
@@ -51,6 +51,44 @@ pub use sink::{
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub use webhook::{WebhookSink, WebhookSinkBuilder};
+
+/// The longest duration any alert setting accepts: 365 days. It bounds silences, group
+/// waits and intervals, repeat intervals, rule intervals, `for`, `keep_firing_for` and rate
+/// limit periods: longer is a mistake (`Duration::MAX` for "never"), and tokio's clock cannot
+/// count that far ahead.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The shortest rule interval: 10 ms. Conditions run one after another on the manager's
+/// task, so a shorter interval only burns CPU (tokio's timer ticks in milliseconds anyway).
+pub const MIN_RULE_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Checks a duration setting against `[min, MAX_DURATION]` (`min` zero: zero allowed;
+/// `above_zero`: zero refused).
+pub(crate) fn check_duration(
+    field: &'static str,
+    value: Duration,
+    min: Duration,
+    above_zero: bool,
+) -> Result<(), ConfigError> {
+    let accepted = if !min.is_zero() {
+        format!(
+            "a duration of at least {} and at most 365 days",
+            crate::error::human(min)
+        )
+    } else if above_zero {
+        "a duration above zero and at most 365 days".to_string()
+    } else {
+        "a duration of at most 365 days".to_string()
+    };
+    if value < min || (above_zero && value.is_zero()) || value > MAX_DURATION {
+        return Err(ConfigError::new(
+            field,
+            crate::error::human(value),
+            accepted,
+        ));
+    }
+    Ok(())
+}
 
 /// An alert's labels: a sorted map, so that equal sets compare, print and hash the same.
 pub type Labels = BTreeMap<String, String>;
@@ -137,9 +175,11 @@ impl fmt::Display for AlertState {
     }
 }
 
-/// An alert's identity: a stable 64-bit hash of its name and labels (not its severity or
-/// summary), as Alertmanager fingerprints its alerts. Raising an alert with the same name and
-/// labels again updates the one alert.
+/// A stable 64-bit hash of an alert's name and labels (not its severity or summary), as
+/// Alertmanager fingerprints its alerts, for display and for receivers. Raising an alert with
+/// the same name and labels again updates the one alert. The manager finds alerts by this
+/// hash but compares names and labels in full, so two alerts whose fingerprints collide stay
+/// two alerts.
 ///
 /// ```
 /// use hardening_health::alert::{Alert, Severity};

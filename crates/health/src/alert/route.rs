@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use super::matcher::all_match;
-use super::{Alert, Fnv, Labels, Matcher, is_label_name};
+use super::{ALERTNAME, Alert, Fnv, Labels, Matcher, SEVERITY, check_duration, is_label_name};
 use crate::ConfigError;
-use crate::error::human;
 
 /// The `group_by` value that groups by every label, as in Alertmanager.
 const ALL_LABELS: &str = "...";
@@ -157,6 +156,23 @@ impl Route {
         hash.finish()
     }
 
+    /// Whether `labels`, a group's labels in this route, are the alert's group (compared in
+    /// full: the group's hash only finds candidates).
+    pub(crate) fn is_group_of(&self, labels: &Labels, alert: &Alert) -> bool {
+        if self.group_by_all {
+            return labels.len() == alert.labels().len() + 2
+                && labels.get(ALERTNAME).map(String::as_str) == Some(alert.name())
+                && labels.get(SEVERITY).map(String::as_str) == Some(alert.severity().as_str())
+                && alert
+                    .labels()
+                    .iter()
+                    .all(|(name, value)| labels.get(name) == Some(value));
+        }
+        self.group_by
+            .iter()
+            .all(|name| labels.get(name).map(String::as_str) == alert.label(name))
+    }
+
     /// The group's labels: the `group_by` labels the alert has.
     pub(crate) fn group_labels(&self, alert: &Alert) -> Labels {
         if self.group_by_all {
@@ -210,21 +226,23 @@ impl RouteBuilder {
         self
     }
 
-    /// How long a new group waits for more alerts before its first notice. Default 30 s; zero
-    /// sends at the next flush, right away.
+    /// How long a new group waits for more alerts before its first notice (at most
+    /// [`MAX_DURATION`](crate::alert::MAX_DURATION), a year). Default 30 s; zero sends at the
+    /// next flush, right away.
     pub fn group_wait(mut self, wait: Duration) -> Self {
         self.route.group_wait = wait;
         self
     }
 
-    /// How often a group is looked at for changes after its first notice (above zero).
-    /// Default 5 min.
+    /// How often a group is looked at for changes after its first notice (above zero, at
+    /// most a year). Default 5 min.
     pub fn group_interval(mut self, interval: Duration) -> Self {
         self.route.group_interval = interval;
         self
     }
 
-    /// How long before a group with nothing new is notified again (above zero). Default 4 h.
+    /// How long before a group with nothing new is notified again (above zero, at most a
+    /// year). Default 4 h.
     /// It is checked at group flushes, so the repeat goes out at the first flush at least
     /// this long after the last notice.
     pub fn repeat_interval(mut self, interval: Duration) -> Self {
@@ -259,20 +277,9 @@ impl RouteBuilder {
         if r.receiver.is_empty() {
             return Err(ConfigError::new("receiver", "\"\"", "a non-empty name"));
         }
-        if r.group_interval.is_zero() {
-            return Err(ConfigError::new(
-                "group_interval",
-                human(r.group_interval),
-                "a duration above zero",
-            ));
-        }
-        if r.repeat_interval.is_zero() {
-            return Err(ConfigError::new(
-                "repeat_interval",
-                human(r.repeat_interval),
-                "a duration above zero",
-            ));
-        }
+        check_duration("group_wait", r.group_wait, Duration::ZERO, false)?;
+        check_duration("group_interval", r.group_interval, Duration::ZERO, true)?;
+        check_duration("repeat_interval", r.repeat_interval, Duration::ZERO, true)?;
         r.group_by_all = r.group_by.iter().any(|l| l == ALL_LABELS);
         if r.group_by_all && r.group_by.len() > 1 {
             return Err(ConfigError::new(
@@ -369,14 +376,13 @@ impl InhibitRule {
         })
     }
 
-    /// The hash of an alert's `equal` label values (absent and empty read the same).
-    pub(crate) fn equal_hash(&self, alert: &Alert) -> u64 {
-        let mut hash = Fnv::new();
-        for name in &self.equal {
-            hash.write(alert.label(name).unwrap_or("").as_bytes());
-            hash.write(&[0xff]);
-        }
-        hash.finish()
+    /// An alert's `equal` label values (absent and empty read the same): sources and targets
+    /// with equal values go together.
+    pub(crate) fn equal_values(&self, alert: &Alert) -> Vec<String> {
+        self.equal
+            .iter()
+            .map(|name| alert.label(name).unwrap_or("").to_string())
+            .collect()
     }
 
     pub(crate) fn is_source(&self, alert: &Alert) -> bool {
@@ -408,6 +414,16 @@ mod tests {
             (Route::builder("r").group_by(["a-b"]), "group_by"),
             (Route::builder("r").group_by(["...", "a"]), "group_by"),
             (Route::builder("r").sinks([""]), "sinks"),
+            (Route::builder("r").group_wait(Duration::MAX), "group_wait"),
+            (
+                Route::builder("r")
+                    .group_interval(crate::alert::MAX_DURATION + Duration::from_nanos(1)),
+                "group_interval",
+            ),
+            (
+                Route::builder("r").repeat_interval(Duration::MAX),
+                "repeat_interval",
+            ),
         ];
         for (builder, field) in cases {
             let err = builder.build().unwrap_err();
@@ -437,6 +453,10 @@ mod tests {
         let c = Alert::new("Down", Severity::Critical).with_label("service", "api");
         let d = Alert::new("Down", Severity::Critical);
         assert_eq!(route.group_id(0, &a), route.group_id(0, &b));
+        assert!(route.is_group_of(&route.group_labels(&a), &b));
+        assert!(!route.is_group_of(&route.group_labels(&a), &c));
+        assert!(!route.is_group_of(&route.group_labels(&a), &d));
+        assert!(!route.is_group_of(&route.group_labels(&d), &a));
         assert_ne!(route.group_id(0, &a), route.group_id(1, &a));
         assert_ne!(route.group_id(0, &a), route.group_id(0, &c));
         assert_ne!(route.group_id(0, &d), route.group_id(0, &a));
@@ -451,5 +471,10 @@ mod tests {
         let all = Route::builder("r").group_by(["..."]).build().unwrap();
         assert_ne!(all.group_id(0, &a), all.group_id(0, &b));
         assert_eq!(all.group_labels(&b).len(), 4);
+        assert!(all.is_group_of(&all.group_labels(&b), &b));
+        assert!(!all.is_group_of(&all.group_labels(&a), &b));
+        let mut louder = b.clone();
+        louder.severity = Severity::Critical;
+        assert!(!all.is_group_of(&all.group_labels(&b), &louder));
     }
 }

@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::{Alert, Severity};
-use crate::error::human;
+use super::{Alert, MAX_DURATION, MIN_RULE_INTERVAL, Severity, check_duration};
 use crate::{ConfigError, Group, Health, HealthMonitor, Observation, Status};
 
 /// What a [`Rule`] evaluates: a closure, or health read from a [`HealthMonitor`].
@@ -180,7 +179,7 @@ impl Condition {
 ///
 /// | setting | default | Prometheus |
 /// |---|---|---|
-/// | interval | 15 s | `evaluation_interval` |
+/// | interval | 15 s (10 ms to a year) | `evaluation_interval` |
 /// | for_duration | 0 (fire at the first evaluation that holds) | `for` |
 /// | keep_firing_for | 0 (resolve at the first that does not) | `keep_firing_for` |
 /// | severity | warning | the `severity` label |
@@ -279,20 +278,23 @@ impl RuleBuilder {
         self
     }
 
-    /// How often the condition is evaluated (above zero). Default 15 s.
+    /// How often the condition is evaluated: at least
+    /// [`MIN_RULE_INTERVAL`](crate::alert::MIN_RULE_INTERVAL) (10 ms), at most
+    /// [`MAX_DURATION`](crate::alert::MAX_DURATION) (a year). Default 15 s.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.rule.interval = interval;
         self
     }
 
-    /// How long the condition must hold before the alert fires (Prometheus' `for`).
-    /// Default 0.
+    /// How long the condition must hold before the alert fires (Prometheus' `for`; at most
+    /// a year). Default 0.
     pub fn for_duration(mut self, duration: Duration) -> Self {
         self.rule.for_duration = duration;
         self
     }
 
-    /// How long a firing alert keeps firing after the condition stops holding. Default 0.
+    /// How long a firing alert keeps firing after the condition stops holding (at most a
+    /// year). Default 0.
     pub fn keep_firing_for(mut self, duration: Duration) -> Self {
         self.rule.keep_firing_for = duration;
         self
@@ -301,13 +303,19 @@ impl RuleBuilder {
     /// Checks every setting and returns the rule, or the first setting that is wrong.
     pub fn build(self) -> Result<Rule, ConfigError> {
         self.rule.alert.validate()?;
-        if self.rule.interval.is_zero() {
-            return Err(ConfigError::new(
-                "interval",
-                human(self.rule.interval),
-                "a duration above zero",
-            ));
-        }
+        check_duration("interval", self.rule.interval, MIN_RULE_INTERVAL, true)?;
+        check_duration(
+            "for_duration",
+            self.rule.for_duration,
+            Duration::ZERO,
+            false,
+        )?;
+        check_duration(
+            "keep_firing_for",
+            self.rule.keep_firing_for,
+            Duration::ZERO,
+            false,
+        )?;
         self.rule.condition.validate()?;
         Ok(self.rule)
     }
@@ -372,11 +380,23 @@ impl RuleRuntime {
         Step::Nothing
     }
 
-    /// Moves the next evaluation past `now`, on the rule's grid so evaluations do not drift.
+    /// Moves the next evaluation past `now`, on the rule's grid so evaluations do not drift:
+    /// the first grid point after `now`, computed in one step however many were missed.
     pub(crate) fn schedule_after(&mut self, now: Instant, interval: Duration) {
-        while self.next_eval <= now {
-            self.next_eval += interval;
+        if self.next_eval > now {
+            return;
         }
+        let step = interval.as_nanos().max(1);
+        let missed = (now - self.next_eval).as_nanos() / step + 1;
+        let ahead = u64::try_from(missed * step)
+            .ok()
+            .map(Duration::from_nanos)
+            .and_then(|ahead| self.next_eval.checked_add(ahead));
+        // Only a rule interval past any the builder accepts gets here without a grid point:
+        // evaluate again a year on, never in a busy loop, never by overflowing the clock.
+        self.next_eval = ahead
+            .or_else(|| now.checked_add(interval.min(MAX_DURATION)))
+            .unwrap_or(now + Duration::from_millis(1));
     }
 
     /// The pending alert to show, if the rule is pending.
@@ -448,6 +468,31 @@ mod tests {
         assert_eq!(pending.state(), super::super::AlertState::Pending);
         runtime.schedule_after(start + Duration::from_secs(25), rule.interval);
         assert_eq!(runtime.next_eval, start + Duration::from_secs(30));
+        // On a grid point exactly: the next one.
+        runtime.schedule_after(start + Duration::from_secs(30), rule.interval);
+        assert_eq!(runtime.next_eval, start + Duration::from_secs(40));
+        // Not yet due: unchanged.
+        runtime.schedule_after(start + Duration::from_secs(35), rule.interval);
+        assert_eq!(runtime.next_eval, start + Duration::from_secs(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn schedule_after_skips_missed_evaluations_in_one_step_and_never_overflows() {
+        let start = Instant::now();
+        // An hour late with a 1 ns interval: 3.6e12 missed points, which a loop over them
+        // would not finish.
+        let mut runtime = RuleRuntime::new(start);
+        let late = start + Duration::from_secs(3600) + Duration::from_nanos(1);
+        runtime.schedule_after(late, Duration::from_nanos(1));
+        assert_eq!(runtime.next_eval, late + Duration::from_nanos(1));
+        // Seven seconds late with a 3 s interval: the grid point at 9 s.
+        let mut runtime = RuleRuntime::new(start);
+        runtime.schedule_after(start + Duration::from_secs(7), Duration::from_secs(3));
+        assert_eq!(runtime.next_eval, start + Duration::from_secs(9));
+        // An interval no builder accepts: no panic, and a point in the future.
+        let mut runtime = RuleRuntime::new(start);
+        runtime.schedule_after(start, Duration::MAX);
+        assert_eq!(runtime.next_eval, start + MAX_DURATION);
     }
 
     #[test]
@@ -475,6 +520,36 @@ mod tests {
                 .field(),
             "interval"
         );
+        for interval in [
+            Duration::from_millis(9),
+            MAX_DURATION + Duration::from_nanos(1),
+            Duration::MAX,
+        ] {
+            let err = Rule::builder("R", when())
+                .interval(interval)
+                .build()
+                .unwrap_err();
+            assert_eq!(err.field(), "interval");
+            assert!(err.to_string().contains("at least 10ms"), "{err}");
+        }
+        assert!(
+            Rule::builder("R", when())
+                .interval(MIN_RULE_INTERVAL)
+                .build()
+                .is_ok()
+        );
+        for (builder, field) in [
+            (
+                Rule::builder("R", when()).for_duration(Duration::MAX),
+                "for_duration",
+            ),
+            (
+                Rule::builder("R", when()).keep_firing_for(Duration::MAX),
+                "keep_firing_for",
+            ),
+        ] {
+            assert_eq!(builder.build().unwrap_err().field(), field);
+        }
         assert_eq!(
             Rule::builder("R", when())
                 .label("a b", "x")

@@ -7,9 +7,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::matcher::all_match;
-use super::{Alert, Matcher};
+use super::{Alert, Matcher, check_duration};
 use crate::ConfigError;
-use crate::error::human;
 
 /// Names a silence, to expire it early with
 /// [`AlertManager::expire_silence`](crate::alert::AlertManager::expire_silence).
@@ -104,7 +103,8 @@ impl SilenceBuilder {
         self
     }
 
-    /// How long it lasts from its start (above zero). Default one hour.
+    /// How long it lasts from its start (above zero, at most
+    /// [`MAX_DURATION`](crate::alert::MAX_DURATION), a year). Default one hour.
     pub fn duration(mut self, duration: Duration) -> Self {
         self.silence.duration = duration;
         self
@@ -131,13 +131,7 @@ impl SilenceBuilder {
                 "at least one matcher (a silence without one would mute every alert)",
             ));
         }
-        if self.silence.duration.is_zero() {
-            return Err(ConfigError::new(
-                "duration",
-                human(self.silence.duration),
-                "a duration above zero",
-            ));
-        }
+        check_duration("duration", self.silence.duration, Duration::ZERO, true)?;
         Ok(self.silence)
     }
 }
@@ -246,12 +240,23 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_duration_names_its_field() {
-        let err = Silence::builder()
+    fn a_duration_of_zero_or_beyond_a_year_names_its_field() {
+        for duration in [
+            Duration::ZERO,
+            crate::alert::MAX_DURATION + Duration::from_nanos(1),
+            Duration::MAX,
+        ] {
+            let err = Silence::builder()
+                .matcher(Matcher::equal("a", "b").unwrap())
+                .duration(duration)
+                .build()
+                .unwrap_err();
+            assert_eq!(err.field(), "duration");
+        }
+        let a_year = Silence::builder()
             .matcher(Matcher::equal("a", "b").unwrap())
-            .duration(Duration::ZERO)
-            .build()
-            .unwrap_err();
-        assert_eq!(err.field(), "duration");
+            .duration(crate::alert::MAX_DURATION)
+            .build();
+        assert!(a_year.is_ok());
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{Alert, AlertState, Fingerprint, Labels};
+use super::{Alert, AlertState, Fingerprint, Labels, MAX_DURATION};
 use crate::error::human;
 use crate::monitor::{AbortOnDrop, panic_message};
 use crate::{BoxError, ConfigError};
@@ -455,8 +455,8 @@ impl SinkOptionsBuilder {
     }
 
     /// At most `notifications` per `per`, with bursts of up to `notifications` (a GCRA limit
-    /// through `governor`); the excess is dropped and counted as `rate_limited`. Default: no
-    /// limit.
+    /// through `governor`); the excess is dropped and counted as `rate_limited`. `per` is at
+    /// most [`MAX_DURATION`](crate::alert::MAX_DURATION) (a year). Default: no limit.
     pub fn rate_limit(mut self, notifications: u32, per: Duration) -> Self {
         self.options.rate_limit = Some((notifications, per));
         self
@@ -485,6 +485,13 @@ impl SinkOptionsBuilder {
                     "rate_limit.notifications",
                     0,
                     "at least 1 notification per period",
+                ));
+            }
+            if per > MAX_DURATION {
+                return Err(ConfigError::new(
+                    "rate_limit.per",
+                    human(per),
+                    "a period of at most 365 days",
                 ));
             }
             if (per / notifications).is_zero() {
@@ -839,6 +846,14 @@ mod tests {
             ),
             (
                 SinkOptions::builder().rate_limit(10, Duration::ZERO),
+                "rate_limit.per",
+            ),
+            (
+                SinkOptions::builder().rate_limit(1, MAX_DURATION + Duration::from_nanos(1)),
+                "rate_limit.per",
+            ),
+            (
+                SinkOptions::builder().rate_limit(1, Duration::MAX),
                 "rate_limit.per",
             ),
         ];
