@@ -58,6 +58,13 @@ pub use hardening_perf as perf;
 #[doc(inline)]
 pub use hardening_resources as resources;
 
+mod error;
+pub use error::{ConfigError, ConfigErrors};
+
+#[cfg(feature = "error-recovery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
+pub mod pipeline;
+
 /// The names most programs need, in one import.
 pub mod prelude {
     #[cfg(feature = "error-recovery")]
