@@ -58,6 +58,7 @@ pub use hardening_perf as perf;
 #[doc(inline)]
 pub use hardening_resources as resources;
 
+pub mod config;
 mod error;
 pub use error::{ConfigError, ConfigErrors};
 
