@@ -572,6 +572,106 @@ async fn a_retried_call_can_be_spawned() {
     assert_eq!(handle.await.unwrap().unwrap(), 1);
 }
 
+/// What a `tower` middleware does: box the retried call as `dyn Future + Send`, generic over
+/// the call. It compiles only if `run_fn`'s future is provably `Send` in generic code (with
+/// `run`, whose attempts borrow the factory, it does not: "implementation of `Send` is not
+/// general enough").
+fn boxed_send<M, Fut>(
+    retry: Retry,
+    mut make: M,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<u32, RetryError<ApiError>>> + Send>>
+where
+    M: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<u32, ApiError>> + Send + 'static,
+{
+    Box::pin(async move { retry.run_fn(|_| make()).await })
+}
+
+#[tokio::test(start_paused = true)]
+async fn owned_attempt_futures_are_retried_like_borrowed_ones_and_stay_send() {
+    let (retry, events) = with_events(policy("a").max_attempts(4));
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let handle = tokio::spawn(boxed_send(retry.clone(), move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            tokio::time::sleep(MS(1)).await;
+            if n < 3 {
+                Err(ApiError::Unavailable(None))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    assert_eq!(handle.await.unwrap().unwrap(), 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&RetryEventKind::Succeeded { attempts: 3 })
+    );
+
+    // A rejection is never retried; the factory sees each attempt's number.
+    let mut seen = Vec::new();
+    let err = retry
+        .run_fn(|attempt| {
+            seen.push(attempt.number());
+            std::future::ready(Err::<(), _>(ApiError::CircuitOpen))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.attempts(), err.reason()), (1, StopReason::Rejected));
+    assert_eq!(seen, [1]);
+
+    // The classifier decides, as with `run_if`.
+    let err = retry
+        .run_fn_if(
+            RetryOn::errors_with_hints().errors(|e: &ApiError| *e != ApiError::BadRequest),
+            |_| std::future::ready(Err::<(), _>(ApiError::BadRequest)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.attempts(), err.reason()),
+        (1, StopReason::NotRetryable)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn owned_attempt_futures_are_cut_by_the_attempt_timeout() {
+    let retry = policy("a")
+        .max_attempts(2)
+        .attempt_timeout(MS(100))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let err = retry
+        .run_fn(|_| async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<_, ApiError>(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), StopReason::AttemptsExhausted);
+    assert!(matches!(err.last(), Failure::TimedOut(_)));
+    assert_eq!(start.elapsed(), MS(200));
+}
+
+#[test]
+fn the_policy_reports_its_time_limits() {
+    let untimed = Retry::builder("a").build().unwrap();
+    assert_eq!(
+        (untimed.deadline(), untimed.attempt_timeout()),
+        (None, None)
+    );
+    let timed = Retry::builder("a")
+        .deadline(Duration::from_secs(2))
+        .attempt_timeout(MS(300))
+        .build()
+        .unwrap();
+    assert_eq!(timed.deadline(), Some(Duration::from_secs(2)));
+    assert_eq!(timed.attempt_timeout(), Some(MS(300)));
+}
+
 #[test]
 fn the_blocking_variant_retries_on_the_policy_clock() {
     let clock = ManualClock::new();

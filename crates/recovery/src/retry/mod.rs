@@ -53,8 +53,9 @@ impl Attempt {
 /// A retry policy, ready to run calls: cheap to clone, shared by every call through it.
 ///
 /// Build one with [`Retry::builder`]; run async calls with [`run`](Self::run) or
-/// [`run_if`](Self::run_if), and blocking ones with [`run_blocking`](Self::run_blocking) or
-/// [`run_blocking_if`](Self::run_blocking_if).
+/// [`run_if`](Self::run_if) (or, for owned attempt futures in generic `Send` code,
+/// [`run_fn`](Self::run_fn) and [`run_fn_if`](Self::run_fn_if)), and blocking ones with
+/// [`run_blocking`](Self::run_blocking) or [`run_blocking_if`](Self::run_blocking_if).
 ///
 /// The attempt factory is called once per attempt with the [`Attempt`], so the request is
 /// built afresh each time (it need not be `Clone`) and the factory may hold `&mut` state: it
@@ -160,6 +161,16 @@ impl Retry {
         self.inner.max_attempts
     }
 
+    /// The longest a call may take, all attempts and waits included, if limited.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.inner.deadline
+    }
+
+    /// The longest one attempt may take, if limited.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.inner.attempt_timeout
+    }
+
     /// The budget retries draw on, if any.
     pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
         self.inner.budget.as_ref()
@@ -180,10 +191,88 @@ impl Retry {
 
     /// Like [`run`](Self::run), with `classify` deciding which outcomes to retry (see
     /// [`RetryOn`] for predicates on errors and on `Ok` values).
-    pub async fn run_if<T, E, C, F>(&self, classify: C, mut factory: F) -> Result<T, RetryError<E>>
+    pub fn run_if<T, E, C, F>(
+        &self,
+        classify: C,
+        factory: F,
+    ) -> impl Future<Output = Result<T, RetryError<E>>>
     where
         C: Classify<T, E>,
         F: AsyncFnMut(Attempt) -> Result<T, E>,
+    {
+        self.run_with(classify, Borrowing(factory))
+    }
+
+    /// Like [`run`](Self::run), for a factory that returns an owned future for each attempt
+    /// (a closure returning an `async move` block, or a `tower` service's response future).
+    ///
+    /// Prefer [`run`](Self::run) when the attempts borrow state. Use this one when the call
+    /// must be provably `Send` in generic code, such as a `tower` middleware that boxes its
+    /// future as `dyn Future + Send`: the futures an `AsyncFnMut` hands out borrow the closure
+    /// with a lifetime that generic code cannot name, and the compiler then fails to prove
+    /// the whole call `Send` ("implementation of `Send` is not general enough"). An owned
+    /// future has no such lifetime.
+    ///
+    /// ```
+    /// use hardening_recovery::{Backoff, Retry};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let retry = Retry::builder("echo").backoff(Backoff::none()).build()?;
+    ///
+    /// // Generic over any `Send` call: the retried future is `Send` too.
+    /// fn spawn_retried<F, Fut>(retry: Retry, make: F) -> tokio::task::JoinHandle<Result<u32, String>>
+    /// where
+    ///     F: FnMut() -> Fut + Send + 'static,
+    ///     Fut: Future<Output = Result<u32, std::io::Error>> + Send + 'static,
+    /// {
+    ///     let mut make = make;
+    ///     tokio::spawn(async move {
+    ///         retry.run_fn(|_attempt| make()).await.map_err(|e| e.to_string())
+    ///     })
+    /// }
+    ///
+    /// let mut calls = 0;
+    /// let answer = spawn_retried(retry, move || {
+    ///     calls += 1;
+    ///     let n = calls;
+    ///     async move {
+    ///         if n < 2 { Err(std::io::Error::other("reset")) } else { Ok(n) }
+    ///     }
+    /// })
+    /// .await??;
+    /// assert_eq!(answer, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run_fn<T, E, F, Fut>(&self, factory: F) -> impl Future<Output = Result<T, RetryError<E>>>
+    where
+        E: RetryHint,
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_fn_if(RetryOn::errors_with_hints(), factory)
+    }
+
+    /// Like [`run_fn`](Self::run_fn), with `classify` deciding which outcomes to retry.
+    pub fn run_fn_if<T, E, C, F, Fut>(
+        &self,
+        classify: C,
+        factory: F,
+    ) -> impl Future<Output = Result<T, RetryError<E>>>
+    where
+        C: Classify<T, E>,
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_with(classify, Owned(factory))
+    }
+
+    /// The loop behind every async `run*`, over either shape of factory.
+    async fn run_with<T, E, C, F>(&self, classify: C, mut factory: F) -> Result<T, RetryError<E>>
+    where
+        C: Classify<T, E>,
+        F: Factory<T, E>,
     {
         let inner = &*self.inner;
         if inner.deadline.is_some() || inner.attempt_timeout.is_some() {
@@ -195,11 +284,12 @@ impl Retry {
         // and keeps the future small. Retries continue in the general loop, boxed: they are
         // about to sleep anyway.
         metric!(inner, attempt());
-        let result = factory(Attempt {
-            number: 1,
-            deadline: None,
-        })
-        .await;
+        let result = factory
+            .attempt(Attempt {
+                number: 1,
+                deadline: None,
+            })
+            .await;
         match judge(&classify, result) {
             Judged::Done(result) => inner.finish(1, result),
             Judged::Stop(reason, e) => Err(inner.stopped(1, reason, Failure::Error(e))),
@@ -218,7 +308,7 @@ impl Retry {
     ) -> Result<T, RetryError<E>>
     where
         C: Classify<T, E>,
-        F: AsyncFnMut(Attempt) -> Result<T, E>,
+        F: Factory<T, E>,
     {
         let inner = &*self.inner;
         let deadline = inner
@@ -250,8 +340,10 @@ impl Retry {
                 inner.attempt_timeout.and_then(|t| started.checked_add(t)),
             );
             let outcome = match limit {
-                None => Some(factory(attempt).await),
-                Some(at) => tokio::time::timeout_at(at, factory(attempt)).await.ok(),
+                None => Some(factory.attempt(attempt).await),
+                Some(at) => tokio::time::timeout_at(at, factory.attempt(attempt))
+                    .await
+                    .ok(),
             };
             failed = Some(match outcome {
                 Some(result) => match judge(classify, result) {
@@ -327,6 +419,35 @@ impl Retry {
             }
             number += 1;
         }
+    }
+}
+
+/// Makes each attempt's future: one loop serves both shapes of async factory.
+trait Factory<T, E> {
+    fn attempt(&mut self, attempt: Attempt) -> impl Future<Output = Result<T, E>>;
+}
+
+/// An `AsyncFnMut` factory, whose futures may borrow it.
+struct Borrowing<F>(F);
+
+impl<T, E, F: AsyncFnMut(Attempt) -> Result<T, E>> Factory<T, E> for Borrowing<F> {
+    #[inline(always)]
+    fn attempt(&mut self, attempt: Attempt) -> impl Future<Output = Result<T, E>> {
+        (self.0)(attempt)
+    }
+}
+
+/// An `FnMut` factory returning owned futures.
+struct Owned<F>(F);
+
+impl<T, E, F, Fut> Factory<T, E> for Owned<F>
+where
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    #[inline(always)]
+    fn attempt(&mut self, attempt: Attempt) -> impl Future<Output = Result<T, E>> {
+        (self.0)(attempt)
     }
 }
 
