@@ -58,9 +58,36 @@ pub use hardening_perf as perf;
 #[doc(inline)]
 pub use hardening_resources as resources;
 
+#[cfg(feature = "metrics-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-store")))]
+#[doc(inline)]
+pub use hardening_metrics_store as metrics_store;
+
+mod assemble;
+#[cfg(feature = "error-recovery")]
+mod clock;
 pub mod config;
 mod error;
+mod event;
+#[cfg(feature = "error-recovery")]
+mod service;
+mod system;
+
 pub use error::{ConfigError, ConfigErrors};
+pub use event::HardeningEvent;
+#[cfg(feature = "error-recovery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
+pub use service::{Condition, ServiceHealth};
+#[cfg(feature = "error-recovery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
+pub use system::CallError;
+#[cfg(feature = "resource-management")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resource-management")))]
+pub use system::{Resource, ResourceStats};
+#[cfg(feature = "health-monitoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health-monitoring")))]
+pub use system::{CheckStatus, HealthStatus, MemoryStatus};
+pub use system::{Hardening, HardeningBuilder, HardeningError, ShutdownReport, next_event};
 
 #[cfg(feature = "error-recovery")]
 #[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]

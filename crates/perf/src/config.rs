@@ -239,6 +239,16 @@ impl ConfigError {
     pub fn field(&self) -> &'static str {
         self.field
     }
+
+    /// The value that was given, as text.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What the setting accepts.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -42,7 +42,7 @@
 //! like an unknown key in a file.
 
 mod env;
-mod read;
+pub(crate) mod read;
 mod size;
 
 use std::collections::BTreeMap;
@@ -410,15 +410,30 @@ impl Default for LadderSettings {
 }
 
 /// Resource management settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceSettings {
     /// The memory all resources together may be declared with. Default: no budget.
     pub memory_budget: Option<Size>,
     /// How long a waiter waits to gain one priority level (so nothing starves). Default 1000.
     pub aging_step_ms: Option<u64>,
+    /// Under memory pressure (the performance monitor's `rssLimit` exceeded), requests of a
+    /// lower priority are shed at once. Default 1: requests at the default priority 0 are
+    /// shed.
+    pub emergency_min_priority: i32,
     /// Pools by resource kind.
     pub pools: BTreeMap<String, PoolSettings>,
+}
+
+impl Default for ResourceSettings {
+    fn default() -> Self {
+        ResourceSettings {
+            memory_budget: None,
+            aging_step_ms: None,
+            emergency_min_priority: 1,
+            pools: BTreeMap::new(),
+        }
+    }
 }
 
 /// One resource pool's settings.
@@ -1115,6 +1130,7 @@ fn read_recovery(s: &mut Section<'_>) -> RecoverySettings {
 fn read_resources(s: &mut Section<'_>) -> ResourceSettings {
     let memory_budget = s.size("memoryBudget");
     let aging_step_ms = s.optional_millis("agingStepMs");
+    let emergency_min_priority = s.integer("emergencyMinPriority", 1);
     let pools = s
         .entries("pools")
         .into_iter()
@@ -1141,6 +1157,7 @@ fn read_resources(s: &mut Section<'_>) -> ResourceSettings {
     ResourceSettings {
         memory_budget,
         aging_step_ms,
+        emergency_min_priority,
         pools,
     }
 }

@@ -37,7 +37,7 @@ impl Context {
         self.errors.into_inner()
     }
 
-    fn from_env(&self, path: &str) -> Option<&str> {
+    fn variable_for(&self, path: &str) -> Option<&str> {
         self.origins.get(path).map(String::as_str)
     }
 }
@@ -100,7 +100,7 @@ impl<'a> Section<'a> {
 
     fn fail(&self, key: &str, value: &Value, expected: impl Into<std::borrow::Cow<'static, str>>) {
         let path = join(&self.path, key);
-        let shown = match self.cx.from_env(&path) {
+        let shown = match self.cx.variable_for(&path) {
             Some(var) => format!("{} (from {var})", describe(value)),
             None => describe(value),
         };
@@ -127,7 +127,7 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn integer(value: &Value) -> Option<u64> {
+    fn whole(value: &Value) -> Option<u64> {
         match value {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
@@ -135,12 +135,32 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A whole number that fits `i32`, negative or not.
+    pub(crate) fn integer(&mut self, key: &'static str, default: i32) -> i32 {
+        let Some(value) = self.raw(key) else {
+            return default;
+        };
+        let n = match value {
+            Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        n.unwrap_or_else(|| {
+            self.fail(
+                key,
+                value,
+                format!("a whole number between {} and {}", i32::MIN, i32::MAX),
+            );
+            default
+        })
+    }
+
     /// A count that fits `u32`, from `min` up.
     pub(crate) fn count(&mut self, key: &'static str, default: u32, min: u32) -> u32 {
         let Some(value) = self.raw(key) else {
             return default;
         };
-        match Self::integer(value).and_then(|n| u32::try_from(n).ok()) {
+        match Self::whole(value).and_then(|n| u32::try_from(n).ok()) {
             Some(n) if n >= min => n,
             _ => {
                 self.fail(
@@ -161,7 +181,7 @@ impl<'a> Section<'a> {
     /// Milliseconds above zero, or nothing when the key is absent.
     pub(crate) fn optional_millis(&mut self, key: &'static str) -> Option<u64> {
         let value = self.raw(key)?;
-        match Self::integer(value) {
+        match Self::whole(value) {
             // Up to a year: a longer interval is a typo, and keeps instant arithmetic safe.
             Some(n) if n > 0 && n <= MAX_MILLIS => Some(n),
             _ => {
@@ -354,7 +374,7 @@ impl Drop for Section<'_> {
                 continue;
             }
             let path = join(&self.path, key);
-            let what = match self.cx.from_env(&path) {
+            let what = match self.cx.variable_for(&path) {
                 Some(var) => format!("an unknown setting (from {var})"),
                 None => "an unknown setting".to_string(),
             };
