@@ -28,48 +28,61 @@ struct Buckets {
 }
 
 impl Buckets {
+    /// Adds `count` to bucket `index`. At most [`MAX_BUCKETS`] consecutive buckets are kept:
+    /// past that, the lowest fold into the lowest bucket kept. Differences of indices are
+    /// taken in `i64`, so no pair of `i32` indices overflows, and nothing is ever sized past
+    /// `MAX_BUCKETS`.
     fn add(&mut self, index: i32, count: u64) {
         if self.counts.is_empty() {
             self.offset = index;
             self.counts.push(count);
             return;
         }
-        let mut index = index;
-        if index < self.offset {
-            let grow = (self.offset - index) as usize;
-            if self.counts.len() + grow > MAX_BUCKETS {
-                // Too wide: the new low value folds into the lowest bucket that fits.
-                let room = MAX_BUCKETS.saturating_sub(self.counts.len());
-                index = self.offset - room as i32;
-                if room == 0 {
-                    self.counts[0] += count;
-                    return;
-                }
+        let max = MAX_BUCKETS as i64;
+        let offset = i64::from(self.offset);
+        let len = self.counts.len() as i64;
+        let wanted = i64::from(index);
+        if wanted < offset {
+            // Below the lowest bucket: grow downwards as far as the cap allows; a value lower
+            // still folds into the lowest bucket that fits.
+            let grow = (offset - wanted).min(max - len);
+            if grow > 0 {
+                self.counts
+                    .splice(0..0, std::iter::repeat_n(0, grow as usize));
+                self.offset = (offset - grow) as i32;
             }
-            let grow = (self.offset - index) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.offset = index;
-        }
-        let at = (index - self.offset) as usize;
-        if at >= self.counts.len() {
-            self.counts.resize(at + 1, 0);
-            if self.counts.len() > MAX_BUCKETS {
-                let fold = self.counts.len() - MAX_BUCKETS;
-                let folded: u64 = self.counts.drain(..fold).sum();
-                self.counts[0] += folded;
-                self.offset += fold as i32;
-            }
-            let at = (index - self.offset) as usize;
-            self.counts[at] += count;
+            self.counts[0] = self.counts[0].saturating_add(count);
             return;
         }
-        self.counts[at] += count;
+        if wanted - offset >= max {
+            // Too far above: keep the top `MAX_BUCKETS` buckets, the lowest fold together.
+            let new_offset = wanted - (max - 1);
+            let shift = new_offset - offset;
+            let folded: u64 = if shift >= len {
+                self.counts.drain(..).fold(0, u64::saturating_add)
+            } else {
+                self.counts
+                    .drain(..shift as usize)
+                    .fold(0, u64::saturating_add)
+            };
+            if self.counts.is_empty() {
+                self.counts.push(folded);
+            } else {
+                self.counts[0] = self.counts[0].saturating_add(folded);
+            }
+            self.offset = new_offset as i32;
+        }
+        let at = (wanted - i64::from(self.offset)) as usize;
+        if at >= self.counts.len() {
+            self.counts.resize(at + 1, 0);
+        }
+        self.counts[at] = self.counts[at].saturating_add(count);
     }
 
     fn merge(&mut self, other: &Buckets) {
         for (i, &c) in other.counts.iter().enumerate() {
             if c > 0 {
-                self.add(other.offset + i as i32, c);
+                self.add(other.offset.saturating_add(i as i32), c);
             }
         }
     }
@@ -186,10 +199,10 @@ impl Sketch {
                 self.max = self.max.max(other.max);
             }
         }
-        self.count += other.count;
+        self.count = self.count.saturating_add(other.count);
         self.sum += other.sum;
-        self.zero += other.zero;
-        self.ignored += other.ignored;
+        self.zero = self.zero.saturating_add(other.zero);
+        self.ignored = self.ignored.saturating_add(other.ignored);
         self.positive.merge(&other.positive);
         self.negative.merge(&other.negative);
     }
@@ -302,6 +315,12 @@ impl Sketch {
     }
 
     /// Reads bytes written by [`encode`](Self::encode); `None` if they are not such bytes.
+    ///
+    /// Whatever the input, the sketch read back is no larger than one [`add`](Self::add) can
+    /// make: bucket indices must be those of finite values, rising, at most [`MAX_BUCKETS`]
+    /// apart for each sign; every bucket count is at least one and they add up, with the
+    /// zeros, to the count; min and max are finite and in order. Bytes that break any of
+    /// these are not a sketch this crate wrote, so nothing is allocated from them.
     pub fn decode(bytes: &[u8]) -> Option<Sketch> {
         let mut r = Reader { bytes, at: 0 };
         let mut sketch = Sketch {
@@ -313,32 +332,59 @@ impl Sketch {
             max: r.f64()?,
             ..Sketch::default()
         };
+        if sketch.count > 0
+            && !(sketch.min.is_finite() && sketch.max.is_finite() && sketch.min <= sketch.max)
+        {
+            return None;
+        }
+        let (lowest, highest) = index_bounds();
+        let mut total = sketch.zero;
         for sign in 0..2 {
             let used = r.varint()?;
             // Every bucket takes at least two bytes, so a count past that is corrupt, and it
             // must not size an allocation.
-            if used > (bytes.len() as u64) / 2 {
+            if used > (bytes.len() as u64) / 2 || used > MAX_BUCKETS as u64 {
                 return None;
             }
-            let mut index: i32 = 0;
+            let mut first = 0i64;
+            let mut index = 0i64;
             for n in 0..used {
                 let step = r.varint()?;
                 index = if n == 0 {
-                    unzigzag(step)?
+                    first = i64::from(unzigzag(step)?);
+                    first
+                } else if step == 0 {
+                    return None; // indices rise strictly
                 } else {
-                    index.checked_add(i32::try_from(step).ok()?)?
+                    index.checked_add(i64::try_from(step).ok()?)?
                 };
+                if index < lowest || index > highest || index - first >= MAX_BUCKETS as i64 {
+                    return None;
+                }
                 let count = r.varint()?;
+                if count == 0 {
+                    return None;
+                }
+                total = total.checked_add(count)?;
                 let buckets = if sign == 0 {
                     &mut sketch.positive
                 } else {
                     &mut sketch.negative
                 };
-                buckets.add(index, count);
+                // In range: `lowest..=highest` lies inside `i32`.
+                buckets.add(i32::try_from(index).ok()?, count);
             }
         }
-        (r.at == bytes.len()).then_some(sketch)
+        (r.at == bytes.len() && total == sketch.count).then_some(sketch)
     }
+}
+
+/// The bucket indices of the smallest and the largest magnitude a sketch places.
+fn index_bounds() -> (i64, i64) {
+    (
+        i64::from(index_of(Sketch::MIN_INDEXABLE)),
+        i64::from(index_of(f64::MAX)),
+    )
 }
 
 fn zigzag(v: i32) -> u64 {
@@ -424,6 +470,88 @@ mod tests {
         let p99 = s.quantile(0.99).unwrap();
         let exact = 10f64.powi(-9 + (0.99f64 * 308.0).floor() as i32);
         assert!((p99 - exact).abs() <= exact * RELATIVE_ERROR * (1.0 + 1e-9));
+    }
+
+    /// Bytes as `encode` lays them out, with whatever figures and buckets are given.
+    fn forged(count: u64, zero: u64, min: f64, max: f64, positive: &[(u64, u64)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for v in [count, zero, 0] {
+            put_varint(&mut out, v);
+        }
+        for v in [0.0f64, min, max] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        put_varint(&mut out, positive.len() as u64);
+        for &(step, c) in positive {
+            put_varint(&mut out, step);
+            put_varint(&mut out, c);
+        }
+        put_varint(&mut out, 0);
+        out
+    }
+
+    #[test]
+    fn buckets_far_apart_do_not_size_an_allocation() {
+        // 41 bytes: two buckets 2^31 - 1 apart. Read as they were, they asked for a vector of
+        // 2^31 counts (16 GiB).
+        let bytes = forged(
+            2,
+            0,
+            1.0,
+            2.0,
+            &[(zigzag(-(1 << 30)), 1), ((1 << 31) - 1, 1)],
+        );
+        assert_eq!(bytes.len(), 41);
+        assert_eq!(Sketch::decode(&bytes), None);
+        // Within the indices of finite values but wider than a sketch keeps.
+        let (lowest, _) = index_bounds();
+        let wide = forged(
+            2,
+            0,
+            1.0,
+            2.0,
+            &[(zigzag(lowest as i32), 1), (MAX_BUCKETS as u64, 1)],
+        );
+        assert_eq!(Sketch::decode(&wide), None);
+        // Adding far apart never sizes past the cap either.
+        let mut b = Buckets::default();
+        b.add(-(1 << 30), 1);
+        b.add(i32::MAX, 1);
+        b.add(i32::MIN, 1);
+        assert!(b.counts.len() <= MAX_BUCKETS);
+        assert_eq!(b.total(), 3);
+    }
+
+    #[test]
+    fn figures_that_do_not_add_up_do_not_decode() {
+        let ok = forged(3, 1, 1.0, 2.0, &[(zigzag(0), 1), (5, 1)]);
+        assert!(Sketch::decode(&ok).is_some());
+        // The buckets and zeros must add up to the count.
+        assert_eq!(
+            Sketch::decode(&forged(4, 1, 1.0, 2.0, &[(zigzag(0), 1), (5, 1)])),
+            None
+        );
+        assert_eq!(
+            Sketch::decode(&forged(u64::MAX, 1, 1.0, 2.0, &[(zigzag(0), u64::MAX)])),
+            None
+        );
+        // An empty bucket, a repeated index, min above max, a NaN bound: never written.
+        assert_eq!(
+            Sketch::decode(&forged(2, 1, 1.0, 2.0, &[(zigzag(0), 1), (5, 0)])),
+            None
+        );
+        assert_eq!(
+            Sketch::decode(&forged(3, 1, 1.0, 2.0, &[(zigzag(0), 1), (0, 1)])),
+            None
+        );
+        assert_eq!(
+            Sketch::decode(&forged(3, 1, 2.0, 1.0, &[(zigzag(0), 1), (5, 1)])),
+            None
+        );
+        assert_eq!(
+            Sketch::decode(&forged(3, 1, f64::NAN, 1.0, &[(zigzag(0), 1), (5, 1)])),
+            None
+        );
     }
 
     #[test]
