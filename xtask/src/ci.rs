@@ -23,7 +23,7 @@ const STEPS: &[(&str, &str)] = &[
     ),
     (
         "features",
-        "cargo clippy --lib -- -D warnings of each library under crates/ with no default features, then with each feature alone",
+        "cargo clippy --lib -- -D warnings of each library under crates/ with no default features, then with each feature alone; the umbrella's tests in each of those builds",
     ),
     (
         "doc",
@@ -184,6 +184,9 @@ fn run_step(name: &str, root: &Path) -> Result<()> {
     }
 }
 
+/// The umbrella crate, whose tests also run in each feature build.
+const UMBRELLA: &str = "hardening";
+
 /// Each library under `crates/` builds with no default features, and with
 /// each feature alone. Features named `_...` are internal plumbing, and
 /// `default` is covered by every other build.
@@ -204,7 +207,17 @@ fn features(root: &Path) -> Result<()> {
                     .arg("--no-default-features")
                     .args(features)
                     .args(["--", "-D", "warnings"]),
-            )
+            )?;
+            // The umbrella's features switch whole parts on and off, and its promise is that
+            // each build works alone: its tests run in every one of them.
+            if pkg.name == UMBRELLA {
+                util::run(
+                    util::cargo(root)
+                        .args(["test", "-p", UMBRELLA, "--no-default-features"])
+                        .args(features),
+                )?;
+            }
+            Ok::<(), anyhow::Error>(())
         };
         check(&[])?;
         checked += 1;
