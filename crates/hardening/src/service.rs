@@ -69,6 +69,8 @@ pub struct ServiceHealth {
     /// Where it stands with the recovery manager (`None` when it is not recoverable).
     #[serde(serialize_with = "lifecycle")]
     pub recovery: Option<Lifecycle>,
+    /// The memory the config gives it (`services.<name>.maxMemory`), in bytes.
+    pub max_memory: Option<u64>,
 }
 
 impl ServiceHealth {
@@ -96,6 +98,7 @@ impl ServiceHealth {
             circuit_state,
             recoverable: recovery.is_some(),
             recovery,
+            max_memory: None,
         }
     }
 
@@ -113,6 +116,8 @@ pub(crate) struct ServiceEntry {
     pub(crate) breaker: Breaker,
     /// The recovery manager's registry, when the service is recoverable.
     pub(crate) recoverable: Option<Arc<ServiceRegistry>>,
+    /// `services.<name>.maxMemory`, in bytes.
+    pub(crate) max_memory: Option<u64>,
 }
 
 impl fmt::Debug for ServiceEntry {
@@ -137,7 +142,10 @@ impl ServiceEntry {
                 .lifecycle(&self.name)
                 .unwrap_or(Lifecycle::Registered)
         });
-        ServiceHealth::judge(&self.name, status, self.breaker.state(), recovery)
+        ServiceHealth {
+            max_memory: self.max_memory,
+            ..ServiceHealth::judge(&self.name, status, self.breaker.state(), recovery)
+        }
     }
 }
 

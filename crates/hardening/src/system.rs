@@ -1028,6 +1028,7 @@ mod recovery_part {
                     service,
                     breaker,
                     recoverable: is_recoverable.then(|| Arc::clone(&recoverable)),
+                    max_memory: settings.max_memory.map(|size| size.bytes()),
                 },
             );
         }

@@ -19,6 +19,9 @@ use crate::ConfigError;
 pub(crate) struct Context {
     errors: RefCell<Vec<ConfigError>>,
     origins: BTreeMap<String, String>,
+    /// Every path a section asked for, present or not: the schema, as read.
+    #[cfg(test)]
+    pub(crate) asked: RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Context {
@@ -26,6 +29,8 @@ impl Context {
         Context {
             errors: RefCell::default(),
             origins,
+            #[cfg(test)]
+            asked: RefCell::default(),
         }
     }
 
@@ -95,6 +100,8 @@ impl<'a> Section<'a> {
 
     fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
         self.known.push(key);
+        #[cfg(test)]
+        self.cx.asked.borrow_mut().insert(join(&self.path, key));
         self.map?.get(key).filter(|v| !v.is_null())
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::Value;
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -383,4 +384,108 @@ fn a_config_serializes_to_what_reads_back() {
     let back =
         SystemHardeningConfig::from_text(&json, Format::Json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, config);
+}
+
+/// Every key the reader accepts, with a service and a pool named `<name>` and `<kind>`.
+fn schema() -> Vec<String> {
+    let tree: Value = serde_json::json!({
+        "services": {"<name>": {"breaker": {}}},
+        "resources": {"pools": {"<kind>": {}}},
+        "systemHardening": {
+            "healthMonitoring": {}, "performanceMonitoring": {},
+            "errorRecovery": {}, "resourceManagement": {}
+        },
+        "recovery": {"ladder": {}},
+    });
+    let cx = Context::default();
+    read_config(&mut Section::root(&cx, &tree));
+    let asked = cx.asked.borrow().iter().cloned().collect();
+    asked
+}
+
+/// `HARDENING_` and the path in upper snake case, sections joined by `__`.
+fn env_name(path: &str) -> String {
+    let segments: Vec<String> = path
+        .split('.')
+        .map(|segment| {
+            let mut out = String::new();
+            for c in segment.chars() {
+                if c.is_ascii_uppercase() {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        })
+        .collect();
+    format!("{ENV_PREFIX}{}", segments.join("__"))
+}
+
+/// The reference in `docs/configuration.md` lists every key, each with its environment
+/// variable, and nothing else: a key added to the reader without a line there fails here.
+#[test]
+fn the_configuration_reference_lists_every_key_and_its_variable() {
+    let doc = include_str!("../../../../docs/configuration.md");
+    let rows: Vec<(String, String)> = doc
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let key = cells.get(1)?.trim_matches('`').to_string();
+            let var = cells.get(4)?.trim_matches('`').to_string();
+            Some((key, var))
+        })
+        .collect();
+    let documented: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    let sections = [
+        "health",
+        "performance",
+        "breaker",
+        "retry",
+        "recovery",
+        "recovery.ladder",
+        "resources",
+        "resources.pools",
+        "metricsStore",
+        "services",
+        "services.<name>.breaker",
+        "systemHardening",
+        "systemHardening.healthMonitoring",
+        "systemHardening.performanceMonitoring",
+        "systemHardening.errorRecovery",
+        "systemHardening.resourceManagement",
+    ];
+    // A service's breaker takes the `breaker` section's keys, documented once.
+    let per_service_breaker = "services.<name>.breaker.";
+    assert!(
+        documented.contains(&"services.<name>.breaker.*"),
+        "the per-service breaker row"
+    );
+    for key in schema() {
+        if sections.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(inner) = key.strip_prefix(per_service_breaker) {
+            assert!(
+                documented.contains(&format!("breaker.{inner}").as_str()),
+                "{key}"
+            );
+            continue;
+        }
+        assert!(
+            documented.contains(&key.as_str()),
+            "docs/configuration.md lacks `{key}`"
+        );
+    }
+    let schema = schema();
+    for (key, var) in &rows {
+        if key == "services.<name>.breaker.*" {
+            continue;
+        }
+        assert!(
+            schema.contains(key),
+            "docs/configuration.md lists `{key}`, which is not read"
+        );
+        assert_eq!(var, &env_name(key), "the variable of `{key}`");
+    }
 }
