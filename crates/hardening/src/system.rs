@@ -791,7 +791,7 @@ impl Hardening {
 
     /// Calls service `name` through its pipeline: `call` is retried as the `retry` settings
     /// say, each attempt judged by the service's breaker and cut by its timeout.
-    pub async fn call<T, E, F>(&self, name: &str, call: F) -> Result<T, CallError<E>>
+    pub async fn call<T, E, F>(&self, name: &str, call: F) -> Result<T, ServiceCallError<E>>
     where
         F: AsyncFnMut() -> Result<T, E>,
     {
@@ -799,8 +799,11 @@ impl Hardening {
             .inner
             .pipelines
             .get(name)
-            .ok_or_else(|| CallError::UnknownService(name.to_string()))?;
-        pipeline.call(call).await.map_err(CallError::Pipeline)
+            .ok_or_else(|| ServiceCallError::UnknownService(name.to_string()))?;
+        pipeline
+            .call(call)
+            .await
+            .map_err(ServiceCallError::Pipeline)
     }
 
     /// The seeds' `getServiceHealth(name)`: what the service says of itself (asked now,
@@ -866,7 +869,7 @@ impl Hardening {
 #[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum CallError<E> {
+pub enum ServiceCallError<E> {
     /// No service of that name is registered.
     UnknownService(String),
     /// The pipeline's verdict: a stage refused the call, or every attempt failed.
@@ -874,20 +877,20 @@ pub enum CallError<E> {
 }
 
 #[cfg(feature = "error-recovery")]
-impl<E: fmt::Display> fmt::Display for CallError<E> {
+impl<E: fmt::Display> fmt::Display for ServiceCallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallError::UnknownService(name) => write!(
+            ServiceCallError::UnknownService(name) => write!(
                 f,
                 "no service named {name:?} is registered (HardeningBuilder::service)"
             ),
-            CallError::Pipeline(e) => e.fmt(f),
+            ServiceCallError::Pipeline(e) => e.fmt(f),
         }
     }
 }
 
 #[cfg(feature = "error-recovery")]
-impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {}
+impl<E: fmt::Debug + fmt::Display> std::error::Error for ServiceCallError<E> {}
 
 #[cfg(feature = "error-recovery")]
 mod recovery_part {
