@@ -399,8 +399,7 @@ fn schema() -> Vec<String> {
     });
     let cx = Context::default();
     read_config(&mut Section::root(&cx, &tree));
-    let asked = cx.asked.borrow().iter().cloned().collect();
-    asked
+    cx.asked.borrow().iter().cloned().collect()
 }
 
 /// `HARDENING_` and the path in upper snake case, sections joined by `__`.
