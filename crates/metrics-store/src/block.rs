@@ -251,6 +251,37 @@ impl<B: Block> Blocks<B> {
         out
     }
 
+    /// What [`view`](Self::view) takes for `x..=to`, plus the block(s) holding the latest item
+    /// before `x`: a window's first sample needs its predecessor, however far back it lies.
+    /// The predecessor is the latest item with a timestamp below `x` (or in a block that
+    /// overlaps `x..=to`, which is taken anyway), so only the blocks whose latest timestamp
+    /// is the greatest one below `x` are added.
+    pub(crate) fn view_with_predecessor(&self, x: i64, to: i64) -> Vec<Arc<B>> {
+        let before = self
+            .blocks()
+            .filter_map(|b| b.time_range())
+            .map(|(_, hi)| hi)
+            .filter(|&hi| hi < x)
+            .max();
+        let wanted = |b: &B| {
+            b.time_range()
+                .is_some_and(|(lo, hi)| (hi >= x && lo <= to) || Some(hi) == before)
+        };
+        let mut out: Vec<Arc<B>> = self.closed.iter().filter(|b| wanted(b)).cloned().collect();
+        if wanted(&self.open) {
+            out.push(Arc::new(self.open.clone()));
+        }
+        out
+    }
+
+    /// Closed blocks, oldest first, then the open one.
+    fn blocks(&self) -> impl Iterator<Item = &B> {
+        self.closed
+            .iter()
+            .map(|b| &**b)
+            .chain(std::iter::once(&self.open))
+    }
+
     /// The earliest timestamp held, closed or open.
     pub(crate) fn earliest(&self) -> Option<i64> {
         self.oldest_closed()
@@ -258,18 +289,71 @@ impl<B: Block> Blocks<B> {
     }
 }
 
-/// The end of the interval of `resolution` that holds `t`: intervals are `(end − resolution,
-/// end]`, ends at multiples of `resolution`.
-fn interval_end(t: i64, resolution: i64) -> i64 {
-    t.saturating_sub(1).div_euclid(resolution) * resolution + resolution
+impl Blocks<Chunk> {
+    /// The values of the samples just before and just after a sample stamped `t` would sit in
+    /// timestamp order, were it appended now: the latest sample stamped at most `t` (of equal
+    /// timestamps, the last appended) and the earliest stamped after `t` (the first
+    /// appended). Decodes only the blocks that can hold them.
+    pub(crate) fn neighbours(&self, t: i64) -> (Option<f64>, Option<f64>) {
+        let mut latest_before = None;
+        let mut earliest_after = None;
+        for (lo, hi) in self.blocks().filter_map(Chunk::time_range) {
+            if hi <= t {
+                latest_before = latest_before.max(Some(hi));
+            }
+            if lo > t {
+                earliest_after = Some(earliest_after.map_or(lo, |e: i64| e.min(lo)));
+            }
+        }
+        let mut before: Option<Sample> = None;
+        let mut after: Option<Sample> = None;
+        for block in self.blocks() {
+            let Some((lo, hi)) = block.time_range() else {
+                continue;
+            };
+            let straddles = lo <= t && t < hi;
+            if !(straddles || Some(hi) == latest_before || Some(lo) == earliest_after) {
+                continue;
+            }
+            for s in block.iter() {
+                if s.timestamp <= t {
+                    if before.is_none_or(|b| s.timestamp >= b.timestamp) {
+                        before = Some(s);
+                    }
+                } else if after.is_none_or(|a| s.timestamp < a.timestamp) {
+                    after = Some(s);
+                }
+            }
+        }
+        (before.map(|s| s.value), after.map(|s| s.value))
+    }
 }
 
-/// Folds raw samples into fixed intervals of `resolution` milliseconds.
+/// The end of the interval of `resolution` that holds `t`: intervals are `(end − resolution,
+/// end]`, ends at multiples of `resolution`. Computed in `i128`: near `i64::MAX` the end would
+/// pass it, and is then `i64::MAX` (the last interval is cut short there).
+fn interval_end(t: i64, resolution: i64) -> i64 {
+    let (t, r) = (i128::from(t), i128::from(resolution.max(1)));
+    i64::try_from((t - 1).div_euclid(r) * r + r).unwrap_or(i64::MAX)
+}
+
+/// How much a counter rose from `previous` to `value`: a fall is a reset to zero, so the rise
+/// is then the new value. No previous sample, no rise.
+pub(crate) fn rise(previous: Option<f64>, value: f64) -> f64 {
+    match previous {
+        Some(p) if value >= p => value - p,
+        Some(_) => value,
+        None => 0.0,
+    }
+}
+
+/// Folds raw samples into fixed intervals of `resolution` milliseconds, in timestamp order.
 #[derive(Debug, Clone)]
 pub(crate) struct Rollup {
     resolution: i64,
     current: Option<Aggregate>,
-    /// The latest value folded in, for the counter increase of the next sample.
+    /// The value of the latest sample folded in, by timestamp (of equal timestamps, the last
+    /// appended): the predecessor of the next sample in order, for its counter rise.
     previous: Option<f64>,
 }
 
@@ -282,15 +366,11 @@ impl Rollup {
         }
     }
 
-    /// Folds a sample in; returns the interval it completed, if it started a new one. A sample
-    /// older than the interval being built is left out of the tiers (the raw series keeps it).
+    /// Folds in a sample stamped no earlier than any folded so far; returns the interval it
+    /// completed, if it started a new one.
     pub(crate) fn push(&mut self, s: Sample) -> Option<Aggregate> {
         let end = interval_end(s.timestamp, self.resolution);
-        let rise = match self.previous {
-            Some(p) if s.value >= p => s.value - p,
-            Some(_) => s.value, // a reset: the counter started again from zero
-            None => 0.0,
-        };
+        let rise = rise(self.previous, s.value);
         match &mut self.current {
             Some(a) if a.end == end => {
                 a.count += 1;
@@ -302,6 +382,7 @@ impl Rollup {
                 self.previous = Some(s.value);
                 None
             }
+            // Not reached: the store hands older samples to `push_late`.
             Some(a) if end < a.end => None,
             current => {
                 self.previous = Some(s.value);
@@ -315,6 +396,25 @@ impl Rollup {
                     increase: rise,
                 })
             }
+        }
+    }
+
+    /// Folds in a late sample: one stamped before the latest folded so far, whose neighbours
+    /// in timestamp order had the values `before` (none if it is the earliest) and `after`.
+    /// Within the interval being filled it is placed in timestamp order: count, min, max and
+    /// sum take it; `last` stays (a later sample exists); the increase gains the rises into
+    /// and out of it in place of the rise from `before` to `after`. A sample older than the
+    /// interval being filled is left out of the tier (the raw series keeps it).
+    pub(crate) fn push_late(&mut self, s: Sample, before: Option<f64>, after: f64) {
+        let end = interval_end(s.timestamp, self.resolution);
+        if let Some(a) = &mut self.current
+            && a.end == end
+        {
+            a.count += 1;
+            a.min = a.min.min(s.value);
+            a.max = a.max.max(s.value);
+            a.sum += s.value;
+            a.increase += rise(before, s.value) + rise(Some(s.value), after) - rise(before, after);
         }
     }
 

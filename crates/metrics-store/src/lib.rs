@@ -77,4 +77,4 @@ pub use query::{
 };
 pub use recorder::StoreRecorder;
 pub use sketch::{RELATIVE_ERROR, Sketch};
-pub use store::{Dropped, Retention, SeriesKey, Store, Tier};
+pub use store::{Dropped, MAX_TIERS, Retention, SeriesKey, Stats, Store, Tier};

@@ -9,7 +9,7 @@
 //! | function | value at `t` |
 //! |---|---|
 //! | `avg`, `min`, `max`, `sum`, `count`, `last` | of the samples in the window |
-//! | `increase` | the sum of each in-window sample's rise from its predecessor (which may lie up to one window before the window); a fall is a counter reset, so the rise is the new value |
+//! | `increase` | the sum of each in-window sample's rise from its predecessor; a fall is a counter reset, so the rise is the new value |
 //! | `rate` | `increase` per second of window |
 //! | `quantile(q)` | the sample value of rank `⌊q·(n−1)⌋` among the window's `n` values, exactly |
 //!
@@ -18,11 +18,20 @@
 //! `max` of the recorded values, and `rate` / `increase` of their count. A window with no
 //! data gives no point (as in Prometheus), never a made-up zero.
 //!
+//! Samples are taken in timestamp order (of equal timestamps, in the order appended). A
+//! sample's predecessor is the sample before it in that order, however far back it lies, as
+//! long as the store still holds it: a point's value never depends on the query's `from`.
+//!
 //! When `from`, `step` and `window` are all multiples of a tier's resolution, the coarsest
-//! such tier answers instead of the raw samples, with the same result (its aggregates keep
-//! count, min, max, sum, last and the counter increase); only `quantile` over counters and
-//! gauges needs the raw samples. Samples that arrived out of order, older than the interval a
-//! tier was filling, are in the raw series only.
+//! such tier answers instead of the raw samples, with the same result: its aggregates keep
+//! count, min, max, sum, last and the counter increase, each folded in timestamp order with
+//! the same predecessors (a late sample within the interval a tier is filling is placed where
+//! its timestamp puts it). Histogram tiers keep each interval's merged sketch, so quantiles
+//! over histograms are answered by tiers too, for ranges whose raw sketches have aged out;
+//! only `quantile` over counters and gauges needs the raw samples. Two cases differ: a sample
+//! that arrives older than the interval a tier is filling is in the raw series only, and at
+//! the oldest edge of the raw samples (after retention dropped a chunk) the tier still knows
+//! a predecessor the raw chunks no longer hold.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,7 +41,7 @@ use std::sync::Arc;
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::block::AggChunk;
+use crate::block::{AggChunk, rise};
 use crate::chunk::{Chunk, Sample};
 use crate::error::QueryError;
 use crate::sketch::Sketch;
@@ -425,6 +434,11 @@ impl RangeQuery {
 
     /// Checks the query; the window it uses.
     pub(crate) fn validate(&self) -> Result<i64, QueryError> {
+        self.checked().map(|(window, _)| window)
+    }
+
+    /// Checks the query; the window it uses and the times it is evaluated at.
+    fn checked(&self) -> Result<(i64, Vec<i64>), QueryError> {
         if self.step <= 0 {
             return Err(QueryError::new(
                 "step",
@@ -443,8 +457,9 @@ impl RangeQuery {
                 ),
             ));
         }
-        let points = (self.to - self.from) / self.step + 1;
-        if points > MAX_POINTS {
+        // In u64: `to - from` may not fit an i64 (from i64::MIN to i64::MAX).
+        let points = (self.to.abs_diff(self.from) / self.step.unsigned_abs()).saturating_add(1);
+        if points > MAX_POINTS as u64 {
             return Err(QueryError::new(
                 "step",
                 format!(
@@ -468,17 +483,20 @@ impl RangeQuery {
                 format!("quantile({q}): expected q in [0, 1]"),
             ));
         }
-        Ok(window)
+        // `from + i·step ≤ to` for every `i < points`, so each fits; `i·step` alone may not
+        // (from i64::MIN in steps of i64::MAX), so the sum is taken in i128.
+        let times = (0..i128::from(points as u32))
+            .filter_map(|i| i64::try_from(i128::from(self.from) + i * i128::from(self.step)).ok())
+            .collect();
+        Ok((window, times))
     }
 
     fn level(&self, window: i64) -> Level {
-        match self.function {
-            Function::Quantile(_) => Level::Raw,
-            _ => Level::Aligned {
-                step: self.step,
-                window,
-                from: self.from,
-            },
+        Level::Range {
+            step: self.step,
+            window,
+            from: self.from,
+            quantile: matches!(self.function, Function::Quantile(_)),
         }
     }
 }
@@ -502,9 +520,11 @@ pub(crate) struct Selection(Vec<(SeriesKey, View)>);
 impl Store {
     pub(crate) fn select_range(&self, query: &RangeQuery) -> Result<Selection, QueryError> {
         let window = query.validate()?;
-        // Increase looks one window further back for each window's first predecessor.
-        let from = query.from.saturating_sub(window.saturating_mul(2));
+        // The first window is `(from − window, from]`; raw samples come with the predecessor
+        // of its first sample, however far back it lies.
+        let from = query.from.saturating_sub(window);
         Ok(Selection(self.select(
+            &query.selector.name,
             |k| query.selector.matches(k),
             from,
             query.to,
@@ -513,7 +533,13 @@ impl Store {
     }
 
     pub(crate) fn select_raw(&self, selector: &Selector, from: i64, to: i64) -> Selection {
-        Selection(self.select(|k| selector.matches(k), from, to, Level::Raw))
+        Selection(self.select(
+            &selector.name,
+            |k| selector.matches(k),
+            from,
+            to,
+            Level::Raw,
+        ))
     }
 
     /// Runs a range query.
@@ -546,13 +572,11 @@ impl Store {
 
     /// The latest sample of every selected counter and gauge series.
     pub fn query_last(&self, selector: &Selector) -> Vec<(SeriesKey, Sample)> {
-        self.snapshot()
-            .into_iter()
-            .filter(|(k, _)| selector.matches(k))
-            .collect()
+        self.last_values(&selector.name, |k| selector.matches(k))
     }
 }
 
+/// The samples of `chunks` stamped at most `to`, in timestamp order.
 fn decode_sorted(chunks: &[Arc<Chunk>], from: i64, to: i64) -> Vec<Sample> {
     let mut samples: Vec<Sample> = chunks
         .iter()
@@ -564,11 +588,12 @@ fn decode_sorted(chunks: &[Arc<Chunk>], from: i64, to: i64) -> Vec<Sample> {
     samples
 }
 
-fn rise(previous: f64, value: f64) -> f64 {
-    if value >= previous {
-        value - previous
-    } else {
-        value
+/// How many of `items` (in time order) lie at or before the start of the window `(t − window,
+/// t]`: the index of the window's first item. A start below `i64::MIN` has none before it.
+fn window_start<T>(items: &[T], stamp: impl Fn(&T) -> i64, t: i64, window: i64) -> usize {
+    match t.checked_sub(window) {
+        Some(start) => items.partition_point(|x| stamp(x) <= start),
+        None => 0,
     }
 }
 
@@ -594,9 +619,8 @@ fn over_samples(
         Function::Increase | Function::Rate => {
             let mut total = 0.0;
             for i in lo..hi {
-                if i > 0 {
-                    total += rise(samples[i - 1].value, samples[i].value);
-                }
+                let previous = i.checked_sub(1).map(|p| samples[p].value);
+                total += rise(previous, samples[i].value);
             }
             if function == Function::Rate {
                 total / (window as f64 / 1000.0)
@@ -640,20 +664,17 @@ fn over_sketch(
 impl Selection {
     /// Evaluates `query` over the selection.
     pub(crate) fn evaluate(&self, query: &RangeQuery) -> Result<Vec<SeriesPoints>, QueryError> {
-        let window = query.validate()?;
-        let times: Vec<i64> = (0..)
-            .map(|i| query.from + i * query.step)
-            .take_while(|t| *t <= query.to)
-            .collect();
+        let (window, times) = query.checked()?;
         let mut out = Vec::with_capacity(self.0.len());
         for (key, view) in &self.0 {
             let points = match view {
                 View::Samples(chunks) => {
-                    let samples = decode_sorted(chunks, query.from - 2 * window, query.to);
+                    // Everything taken: the windows' samples and the predecessor of the first.
+                    let samples = decode_sorted(chunks, i64::MIN, query.to);
                     times
                         .iter()
                         .filter_map(|&t| {
-                            let lo = samples.partition_point(|s| s.timestamp <= t - window);
+                            let lo = window_start(&samples, |s| s.timestamp, t, window);
                             let hi = samples.partition_point(|s| s.timestamp <= t);
                             over_samples(&samples, lo, hi, query.function, window).map(|value| {
                                 Sample {
@@ -673,7 +694,7 @@ impl Selection {
                     sketches.sort_by_key(|(t, _)| *t);
                     let mut points = Vec::new();
                     for &t in &times {
-                        let lo = sketches.partition_point(|(s, _)| *s <= t - window);
+                        let lo = window_start(&sketches, |(s, _)| *s, t, window);
                         let hi = sketches.partition_point(|(s, _)| *s <= t);
                         let mut merged = Sketch::new();
                         for (_, s) in &sketches[lo..hi] {
@@ -733,7 +754,7 @@ fn over_aggregates(
     times
         .iter()
         .filter_map(|&t| {
-            let lo = aggs.partition_point(|a| a.end <= t - window);
+            let lo = window_start(&aggs, |a| a.end, t, window);
             let hi = aggs.partition_point(|a| a.end <= t);
             let w = &aggs[lo..hi];
             let count: u64 = w.iter().map(|a| a.count).sum();
@@ -751,7 +772,7 @@ fn over_aggregates(
                 Function::Last => w[w.len() - 1].last,
                 Function::Increase => increase,
                 Function::Rate => increase / (window as f64 / 1000.0),
-                // Quantile queries always read raw samples (see `RangeQuery::level`).
+                // Not reached: quantiles over samples read raw samples (see `Store::select`).
                 Function::Quantile(_) => return None,
             };
             Some(Sample {
@@ -838,8 +859,10 @@ mod tests {
         }
         let query = RangeQuery::new(Selector::name("x"), 10_000, 90_000, 10_000, Function::Count);
         // What a query holds while it decodes: no reference into the store (the borrow checker
-        // would refuse the inserts below otherwise), only shared blocks.
+        // would refuse the inserts below otherwise), only shared blocks. The same for raw
+        // ranges (`query_raw`), whose open chunk is a copy.
         let selection = store.select_range(&query).unwrap();
+        let raw = store.select_raw(&Selector::name("x"), 0, 94_000);
         for i in 95..1_000 {
             store.insert(
                 &key,
@@ -854,5 +877,8 @@ mod tests {
         let points = &selection.evaluate(&query).unwrap()[0].points;
         assert_eq!(points.len(), 9);
         assert!(points.iter().all(|p| p.value == 10.0), "{points:?}");
+        let raw = &raw.raw(0, 94_000)[0].points;
+        assert_eq!(raw.len(), 95);
+        assert!(raw.iter().enumerate().all(|(i, p)| p.value == i as f64));
     }
 }

@@ -1,6 +1,6 @@
 //! Series of blocks, with downsampled tiers and retention by age, memory and series count.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -14,9 +14,13 @@ use crate::sketch::Sketch;
 
 /// A series' identity: its metric name and its labels, sorted by label name.
 ///
-/// It serializes as `{"name": "...", "labels": {"a": "1"}}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SeriesKey {
+/// It serializes as `{"name": "...", "labels": {"a": "1"}}`. Cloning it is a reference-count
+/// increment: the store, its indexes, the recorder and query results share one copy.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesKey(Arc<KeyInner>);
+
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct KeyInner {
     name: String,
     labels: Vec<(String, String)>,
 }
@@ -29,38 +33,63 @@ impl SeriesKey {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         labels.sort();
-        SeriesKey {
+        SeriesKey(Arc::new(KeyInner {
             name: name.to_string(),
             labels,
-        }
+        }))
     }
 
     /// The metric name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// The labels, sorted by name.
     pub fn labels(&self) -> &[(String, String)] {
-        &self.labels
+        &self.0.labels
     }
 
     /// The value of label `name`, if the series has it.
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
+        self.0
+            .labels
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The heap memory of the key (shared by every clone), in bytes.
+    fn heap_bytes(&self) -> usize {
+        let inner = &*self.0;
+        // The reference counts, the name and labels, and each label's two strings.
+        2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<KeyInner>()
+            + inner.name.capacity()
+            + inner.labels.capacity() * std::mem::size_of::<(String, String)>()
+            + inner
+                .labels
+                .iter()
+                .map(|(k, v)| k.capacity() + v.capacity())
+                .sum::<usize>()
+    }
+}
+
+impl fmt::Debug for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeriesKey")
+            .field("name", &self.0.name)
+            .field("labels", &self.0.labels)
+            .finish()
     }
 }
 
 impl fmt::Display for SeriesKey {
     /// Prometheus style: `name{a="1",b="2"}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)?;
-        if !self.labels.is_empty() {
+        f.write_str(self.name())?;
+        if !self.labels().is_empty() {
             f.write_str("{")?;
-            for (i, (k, v)) in self.labels.iter().enumerate() {
+            for (i, (k, v)) in self.labels().iter().enumerate() {
                 if i > 0 {
                     f.write_str(",")?;
                 }
@@ -85,8 +114,8 @@ impl Serialize for SeriesKey {
             }
         }
         let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("name", &self.name)?;
-        map.serialize_entry("labels", &Labels(&self.labels))?;
+        map.serialize_entry("name", self.name())?;
+        map.serialize_entry("labels", &Labels(self.labels()))?;
         map.end()
     }
 }
@@ -107,11 +136,13 @@ pub struct Retention {
     /// dropped (a whole closed chunk at a time). Milliseconds.
     pub max_age_ms: i64,
     /// When everything together takes more, the oldest closed raw chunks go first, across
-    /// series; then, if need be, the oldest blocks of the finest tier, and so on.
+    /// series; then, if need be, the oldest blocks of the finest tier, and so on. At least
+    /// [`min_bytes`](Self::min_bytes) (room for every series' bookkeeping and open chunk).
     pub max_bytes: usize,
     /// At most this many series; a new series past the cap is refused and counted.
     pub max_series: usize,
-    /// A series that has had no sample for this long is dropped whole. Milliseconds.
+    /// A series that has had no sample for this long is dropped whole (a series read back from
+    /// disk counts from the restart). Milliseconds.
     pub idle_after_ms: i64,
     /// Samples (or histogram sketches) per block before it is closed.
     pub chunk_samples: usize,
@@ -149,6 +180,25 @@ impl Default for Retention {
     }
 }
 
+/// Most downsampled tiers a [`Retention`] may list.
+pub const MAX_TIERS: usize = 8;
+
+/// Bytes a series is assumed to take for each sample of its open raw chunk, in
+/// [`Retention::min_bytes`]: regular series take about 1.5 (see `docs/metrics-store.md`).
+const OPEN_CHUNK_BYTES_PER_SAMPLE: usize = 2;
+
+/// Bytes a series key's text is assumed to take in [`Retention::min_bytes`] (a name and a
+/// label or two).
+const KEY_ALLOWANCE: usize = 64;
+
+/// What a series' key costs the store: the key's own memory (shared by every clone), its slot
+/// in the map, and its slots in the index of oldest blocks (one a level).
+fn key_bytes(key: &SeriesKey, tiers: usize) -> usize {
+    key.heap_bytes()
+        + std::mem::size_of::<SeriesKey>()
+        + (1 + tiers) * std::mem::size_of::<(i64, SeriesKey)>()
+}
+
 impl Retention {
     /// Checks every setting; the first that cannot work is the error.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -165,13 +215,6 @@ impl Retention {
         };
         positive("max_age_ms", self.max_age_ms)?;
         positive("idle_after_ms", self.idle_after_ms)?;
-        if self.max_bytes == 0 {
-            return Err(ConfigError::new(
-                "max_bytes",
-                0,
-                "a number of bytes above zero",
-            ));
-        }
         if self.max_series == 0 {
             return Err(ConfigError::new("max_series", 0, "a count above zero"));
         }
@@ -180,6 +223,13 @@ impl Retention {
                 "chunk_samples",
                 self.chunk_samples,
                 "1 to 65536 samples",
+            ));
+        }
+        if self.tiers.len() > MAX_TIERS {
+            return Err(ConfigError::new(
+                "tiers",
+                format!("{} tiers", self.tiers.len()),
+                format!("at most {MAX_TIERS} tiers"),
             ));
         }
         let mut finer = None;
@@ -211,7 +261,47 @@ impl Retention {
             }
             finer = Some(tier.resolution_ms);
         }
+        let min = self.min_bytes();
+        if self.max_bytes < min {
+            return Err(ConfigError::new(
+                "max_bytes",
+                self.max_bytes,
+                format!(
+                    "at least {min} bytes: {} for each of max_series ({}) series, its bookkeeping \
+                     and an open chunk of {} samples; raise max_bytes or lower max_series",
+                    self.min_bytes_per_series(),
+                    self.max_series,
+                    self.chunk_samples
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// The smallest `max_bytes` accepted: `max_series` times what a series takes before any of
+    /// its blocks can be dropped (its bookkeeping, a short key, its tiers' open blocks as they
+    /// start, and an open raw chunk at 2 bytes a sample; 2,448 bytes with the defaults, so
+    /// 24.5 MB for 10,000 series). Below this the budget could not be met even by dropping
+    /// every closed block. Above it, it can still be passed while open blocks fill (an open
+    /// tier block holds up to 4 × `chunk_samples` aggregates), and
+    /// [`Stats::over_budget`] says so.
+    pub fn min_bytes(&self) -> usize {
+        self.max_series.saturating_mul(self.min_bytes_per_series())
+    }
+
+    fn min_bytes_per_series(&self) -> usize {
+        Series::values(
+            &self.tiers,
+            key_bytes(&SeriesKey::new("", []), self.tiers.len()),
+        )
+        .memory()
+        .saturating_add(KEY_ALLOWANCE)
+        .saturating_add(
+            self.chunk_samples
+                .saturating_mul(OPEN_CHUNK_BYTES_PER_SAMPLE),
+        )
+        // Each tier's open block starts its six columns with a buffer of four words.
+        .saturating_add(self.tiers.len() * 6 * 32)
     }
 }
 
@@ -234,15 +324,25 @@ enum Data {
     },
 }
 
+/// The start of each level's oldest closed block (raw, then each tier).
+type Oldest = [Option<i64>; MAX_TIERS + 1];
+
 #[derive(Debug)]
 struct Series {
     data: Data,
     /// The latest timestamp seen: what age is measured from and idleness judged by.
     newest: Option<i64>,
+    /// Read back from disk and not yet seen by [`Store::evict_idle`], which then starts its
+    /// idle clock: a restart after a long stop does not make restored history idle at once.
+    restored: bool,
+    /// When the idle clock started for a restored series (the first `evict_idle` after it).
+    awake_since: Option<i64>,
+    /// The key's memory, its slot in the map and its slots in the index of oldest blocks.
+    key_bytes: usize,
 }
 
 impl Series {
-    fn values(tiers: &[Tier]) -> Self {
+    fn values(tiers: &[Tier], key_bytes: usize) -> Self {
         Series {
             data: Data::Values {
                 raw: Blocks::default(),
@@ -253,10 +353,13 @@ impl Series {
                 last: None,
             },
             newest: None,
+            restored: false,
+            awake_since: None,
+            key_bytes,
         }
     }
 
-    fn sketches(tiers: &[Tier]) -> Self {
+    fn sketches(tiers: &[Tier], key_bytes: usize) -> Self {
         Series {
             data: Data::Sketches {
                 raw: Blocks::default(),
@@ -266,25 +369,39 @@ impl Series {
                     .collect(),
             },
             newest: None,
+            restored: false,
+            awake_since: None,
+            key_bytes,
         }
     }
 
+    /// What the series takes: its own struct (which holds the open raw block), the tiers'
+    /// vector (which holds their rollups and open blocks), every block's contents, and the
+    /// key. A block's `memory_bytes` counts its own struct, so an open block held inline is
+    /// counted there and not again with its holder.
     fn memory(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + match &self.data {
-                Data::Values { raw, tiers, .. } => {
-                    raw.memory() + tiers.iter().map(|(_, b)| b.memory()).sum::<usize>()
-                }
-                Data::Sketches { raw, tiers } => {
-                    raw.memory()
-                        + tiers
-                            .iter()
-                            .map(|(r, b)| {
-                                b.memory() + r.current().map_or(0, |(_, s)| s.memory_bytes())
-                            })
-                            .sum::<usize>()
-                }
+        fn holder<T, B>() -> usize {
+            std::mem::size_of::<T>().saturating_sub(std::mem::size_of::<B>())
+        }
+        let data = match &self.data {
+            Data::Values { raw, tiers, .. } => {
+                holder::<Self, Chunk>()
+                    + tiers.capacity() * holder::<(Rollup, Blocks<AggChunk>), AggChunk>()
+                    + raw.memory()
+                    + tiers.iter().map(|(_, b)| b.memory()).sum::<usize>()
             }
+            Data::Sketches { raw, tiers } => {
+                holder::<Self, SketchBlock>()
+                    + tiers.capacity()
+                        * holder::<(SketchRollup, Blocks<SketchBlock>), SketchBlock>()
+                    + raw.memory()
+                    + tiers
+                        .iter()
+                        .map(|(r, b)| b.memory() + r.current().map_or(0, |(_, s)| s.memory_bytes()))
+                        .sum::<usize>()
+            }
+        };
+        data + self.key_bytes
     }
 
     /// Drops closed blocks past their age; returns how many.
@@ -321,12 +438,69 @@ impl Series {
         }
     }
 
+    fn oldest(&self, levels: usize) -> Oldest {
+        let mut out = [None; MAX_TIERS + 1];
+        for (level, slot) in out.iter_mut().enumerate().take(levels) {
+            *slot = self.oldest_closed(level);
+        }
+        out
+    }
+
     fn pop_oldest(&mut self, level: usize) -> Option<usize> {
         match (&mut self.data, level) {
             (Data::Values { raw, .. }, 0) => raw.pop_oldest(),
             (Data::Values { tiers, .. }, n) => tiers.get_mut(n - 1)?.1.pop_oldest(),
             (Data::Sketches { raw, .. }, 0) => raw.pop_oldest(),
             (Data::Sketches { tiers, .. }, n) => tiers.get_mut(n - 1)?.1.pop_oldest(),
+        }
+    }
+
+    /// Appends a counter or gauge sample to the raw chunks, `last` and every tier; returns the
+    /// raw chunk it closed. A late sample (stamped before the newest) goes into each tier's
+    /// open interval in timestamp order, its neighbours read back from the raw chunks.
+    fn push_value(&mut self, sample: Sample, per_block: usize) -> Option<Arc<Chunk>> {
+        let late = self.newest.is_some_and(|n| sample.timestamp < n);
+        self.newest = Some(
+            self.newest
+                .map_or(sample.timestamp, |n| n.max(sample.timestamp)),
+        );
+        let Data::Values { raw, tiers, last } = &mut self.data else {
+            return None;
+        };
+        let neighbours = if late && !tiers.is_empty() {
+            match raw.neighbours(sample.timestamp) {
+                (before, Some(after)) => Some((before, after)),
+                (_, None) => None,
+            }
+        } else {
+            None
+        };
+        let closed = raw.push(sample, per_block);
+        if last.is_none_or(|l| sample.timestamp >= l.timestamp) {
+            *last = Some(sample);
+        }
+        for (rollup, blocks) in tiers {
+            match neighbours {
+                Some((before, after)) => rollup.push_late(sample, before, after),
+                None => {
+                    if let Some(done) = rollup.push(sample) {
+                        blocks.push(done, per_block * TIER_BLOCK_FACTOR);
+                    }
+                }
+            }
+        }
+        closed
+    }
+
+    fn push_sketch(&mut self, timestamp: i64, sketch: &Sketch, per_block: usize) {
+        self.newest = Some(self.newest.map_or(timestamp, |n| n.max(timestamp)));
+        if let Data::Sketches { raw, tiers } = &mut self.data {
+            raw.push((timestamp, sketch.encode().into_boxed_slice()), per_block);
+            for (rollup, blocks) in tiers {
+                if let Some(done) = rollup.push(timestamp, sketch) {
+                    blocks.push(done, per_block * TIER_BLOCK_FACTOR);
+                }
+            }
         }
     }
 }
@@ -345,6 +519,27 @@ pub struct Dropped {
     /// Samples refused because their series holds the other kind (a histogram's name
     /// recorded as a counter, or the reverse).
     pub samples_of_the_wrong_kind: u64,
+    /// Registrations a [`StoreRecorder`](crate::StoreRecorder) refused because it already
+    /// held `max_series` series: they went to the downstream recorder only. Always 0 from a
+    /// bare [`Store`].
+    pub registrations_over_series_cap: u64,
+}
+
+/// The state of a [`Store`] against its [`Retention`], for a status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Series held.
+    pub series: usize,
+    /// Memory they take, in bytes: blocks, bookkeeping and keys.
+    pub memory_bytes: usize,
+    /// The budget, `Retention::max_bytes`.
+    pub max_bytes: usize,
+    /// Whether the store is over its budget with no closed block left to drop: open blocks
+    /// and bookkeeping alone take more. Raise `max_bytes`, lower `max_series` or
+    /// `chunk_samples`.
+    pub over_budget: bool,
+    /// What retention dropped so far.
+    pub dropped: Dropped,
 }
 
 /// Time series in compressed blocks, with downsampled tiers, bounded in age, memory and count.
@@ -370,7 +565,12 @@ pub struct Dropped {
 pub struct Store {
     retention: Retention,
     series: BTreeMap<SeriesKey, Series>,
+    /// For each level (raw, then each tier), the start of every series' oldest closed block
+    /// with its key: the memory budget drops from the front, and finds at once that nothing
+    /// is left to drop.
+    oldest: Vec<BTreeSet<(i64, SeriesKey)>>,
     memory: usize,
+    over_budget: bool,
     dropped: Dropped,
     /// Raw chunks closed since the last [`take_closed`](Self::take_closed), when persisting.
     closed: Option<Vec<(SeriesKey, Arc<Chunk>)>>,
@@ -390,12 +590,16 @@ pub(crate) enum View {
 /// Which level of a series a query reads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Level {
+    /// Raw samples in `from..=to`, nothing more.
     Raw,
-    /// The finest tier whose resolution divides `step`, `window` and `from`.
-    Aligned {
+    /// A range query's: the coarsest tier whose resolution divides `step`, `window` and
+    /// `from` (`quantile` over counters and gauges excepted), else raw samples with the
+    /// predecessor of the first window's first sample.
+    Range {
         step: i64,
         window: i64,
         from: i64,
+        quantile: bool,
     },
 }
 
@@ -404,9 +608,11 @@ impl Store {
     pub fn new(retention: Retention) -> Result<Self, ConfigError> {
         retention.validate()?;
         Ok(Store {
+            oldest: vec![BTreeSet::new(); 1 + retention.tiers.len()],
             retention,
             series: BTreeMap::new(),
             memory: 0,
+            over_budget: false,
             dropped: Dropped::default(),
             closed: None,
         })
@@ -417,133 +623,179 @@ impl Store {
         &self.retention
     }
 
-    /// Finds or creates a series (if the cap allows) and checks its kind.
-    fn series_for(&mut self, key: &SeriesKey, histogram: bool) -> Option<&mut Series> {
-        if !self.series.contains_key(key) {
-            if self.series.len() >= self.retention.max_series {
-                self.dropped.samples_over_series_cap += 1;
-                return None;
+    /// Raw, then each tier.
+    fn levels(&self) -> usize {
+        1 + self.retention.tiers.len()
+    }
+
+    /// Whether `key` may take a sample of its kind: it exists with that kind, or is created
+    /// if the cap allows. Counts what it refuses.
+    fn admit(&mut self, key: &SeriesKey, histogram: bool) -> bool {
+        match self.series.get(key) {
+            Some(series) => {
+                if matches!(series.data, Data::Sketches { .. }) != histogram {
+                    self.dropped.samples_of_the_wrong_kind += 1;
+                    return false;
+                }
+                true
             }
-            let series = if histogram {
-                Series::sketches(&self.retention.tiers)
-            } else {
-                Series::values(&self.retention.tiers)
-            };
-            self.memory += series.memory();
-            self.series.insert(key.clone(), series);
+            None => {
+                if self.series.len() >= self.retention.max_series {
+                    self.dropped.samples_over_series_cap += 1;
+                    return false;
+                }
+                let key_bytes = key_bytes(key, self.retention.tiers.len());
+                let series = if histogram {
+                    Series::sketches(&self.retention.tiers, key_bytes)
+                } else {
+                    Series::values(&self.retention.tiers, key_bytes)
+                };
+                self.memory += series.memory();
+                self.series.insert(key.clone(), series);
+                true
+            }
         }
+    }
+
+    /// Runs `change` on the series under `key`, then brings the memory total and the index of
+    /// oldest closed blocks up to date. `None` if there is no such series.
+    fn update<R>(
+        &mut self,
+        key: &SeriesKey,
+        change: impl FnOnce(&mut Series, &Retention) -> R,
+    ) -> Option<R> {
+        let levels = self.levels();
         let series = self.series.get_mut(key)?;
-        if matches!(series.data, Data::Sketches { .. }) != histogram {
-            self.dropped.samples_of_the_wrong_kind += 1;
-            return None;
+        let memory = series.memory();
+        let before = series.oldest(levels);
+        let result = change(series, &self.retention);
+        let after = series.oldest(levels);
+        // `memory` is part of `self.memory`, so this never underflows.
+        self.memory = self.memory - memory + series.memory();
+        if before != after {
+            let stored = self
+                .series
+                .get_key_value(key)
+                .map_or_else(|| key.clone(), |(k, _)| k.clone());
+            for (level, index) in self.oldest.iter_mut().enumerate() {
+                if before[level] != after[level] {
+                    if let Some(t) = before[level] {
+                        index.remove(&(t, stored.clone()));
+                    }
+                    if let Some(t) = after[level] {
+                        index.insert((t, stored.clone()));
+                    }
+                }
+            }
         }
-        Some(series)
+        Some(result)
     }
 
     /// Appends a counter or gauge sample to a series, creating the series if the cap allows.
     /// Returns whether the sample was kept.
+    ///
+    /// A sample stamped before the series' newest is kept too. Raw queries read samples in
+    /// timestamp order; each tier folds it into the interval it is filling in timestamp order
+    /// as well, so both answer alike. Only a sample older than the interval a tier is filling
+    /// is left out of that tier.
     pub fn insert(&mut self, key: &SeriesKey, sample: Sample) -> bool {
+        if !self.admit(key, false) {
+            return false;
+        }
         let per_block = self.retention.chunk_samples;
-        let persisting = self.closed.is_some();
-        let Some(series) = self.series_for(key, false) else {
+        let Some((closed, expired)) = self.update(key, |series, retention| {
+            let closed = series.push_value(sample, per_block);
+            (closed, series.expire(retention))
+        }) else {
             return false;
         };
-        let before = series.memory();
-        series.newest = Some(
-            series
-                .newest
-                .map_or(sample.timestamp, |n| n.max(sample.timestamp)),
-        );
-        let mut closed = None;
-        if let Data::Values { raw, tiers, last } = &mut series.data {
-            closed = raw.push(sample, per_block);
-            if last.is_none_or(|l| sample.timestamp >= l.timestamp) {
-                *last = Some(sample);
-            }
-            for (rollup, blocks) in tiers {
-                if let Some(done) = rollup.push(sample) {
-                    blocks.push(done, per_block * TIER_BLOCK_FACTOR);
-                }
-            }
+        self.dropped.chunks_by_age += expired;
+        if let (Some(chunk), Some(out)) = (closed, &mut self.closed) {
+            let stored = self
+                .series
+                .get_key_value(key)
+                .map_or_else(|| key.clone(), |(k, _)| k.clone());
+            out.push((stored, chunk));
         }
-        self.after_insert(key, before, closed.filter(|_| persisting));
+        self.enforce_memory();
         true
     }
 
     /// Appends the sketch of one sampling interval, stamped `timestamp`, to a histogram series.
     /// Returns whether it was kept.
     pub fn insert_sketch(&mut self, key: &SeriesKey, timestamp: i64, sketch: &Sketch) -> bool {
+        if !self.admit(key, true) {
+            return false;
+        }
         let per_block = self.retention.chunk_samples;
-        let Some(series) = self.series_for(key, true) else {
+        let Some(expired) = self.update(key, |series, retention| {
+            series.push_sketch(timestamp, sketch, per_block);
+            series.expire(retention)
+        }) else {
             return false;
         };
-        let before = series.memory();
-        series.newest = Some(series.newest.map_or(timestamp, |n| n.max(timestamp)));
-        if let Data::Sketches { raw, tiers } = &mut series.data {
-            raw.push((timestamp, sketch.encode().into_boxed_slice()), per_block);
-            for (rollup, blocks) in tiers {
-                if let Some(done) = rollup.push(timestamp, sketch) {
-                    blocks.push(done, per_block * TIER_BLOCK_FACTOR);
-                }
-            }
-        }
-        self.after_insert(key, before, None);
+        self.dropped.chunks_by_age += expired;
+        self.enforce_memory();
         true
     }
 
-    fn after_insert(&mut self, key: &SeriesKey, before: usize, closed: Option<Arc<Chunk>>) {
-        if let Some(series) = self.series.get_mut(key) {
-            self.dropped.chunks_by_age += series.expire(&self.retention);
-            // `before` is part of `self.memory`, so this never underflows.
-            self.memory = self.memory - before + series.memory();
-        }
-        if let (Some(chunk), Some(out)) = (closed, &mut self.closed) {
-            out.push((key.clone(), chunk));
-        }
-        self.enforce_memory();
-    }
-
     /// Drops the oldest closed blocks until the store fits its memory budget: raw chunks
-    /// across all series first, then the finest tier's, and so on.
+    /// across all series first, then the finest tier's, and so on. Each drop finds its block
+    /// in an ordered index, and a level with none left costs one look, so an unreachable
+    /// budget costs little; it is reported by [`stats`](Self::stats).
     fn enforce_memory(&mut self) {
-        let levels = 1 + self.retention.tiers.len();
+        let levels = self.levels();
         let mut level = 0;
         while self.memory > self.retention.max_bytes && level < levels {
-            let oldest = self
-                .series
-                .iter()
-                .filter_map(|(k, s)| s.oldest_closed(level).map(|t| (t, k)))
-                .min()
-                .map(|(_, k)| k.clone());
-            let Some(key) = oldest else {
+            let Some((_, key)) = self.oldest[level].first().cloned() else {
                 level += 1;
                 continue;
             };
-            if let Some(series) = self.series.get_mut(&key) {
-                let before = series.memory();
-                if series.pop_oldest(level).is_some() {
-                    self.dropped.chunks_by_memory += 1;
+            match self.update(&key, |s, _| s.pop_oldest(level)).flatten() {
+                Some(_) => self.dropped.chunks_by_memory += 1,
+                // Not reached: the index lists only blocks that exist. Drop the stale entry
+                // rather than look at it again.
+                None => {
+                    self.oldest[level].pop_first();
                 }
-                self.memory = self.memory - before + series.memory();
             }
         }
+        self.over_budget = self.memory > self.retention.max_bytes;
     }
 
-    /// Drops every series with no sample within `idle_after_ms` of `now_ms`.
+    /// Drops every series with no sample within `idle_after_ms` of `now_ms`. A series read
+    /// back from disk counts as active at the first call after it was restored, so history
+    /// survives a restart however long the stop was, and goes only if nothing records to it
+    /// within `idle_after_ms` after.
     pub fn evict_idle(&mut self, now_ms: i64) {
         let idle = self.retention.idle_after_ms;
-        let mut freed = 0;
-        let mut evicted = 0;
-        self.series.retain(|_, s| {
-            let keep = s.newest.is_some_and(|t| now_ms.saturating_sub(t) <= idle);
+        let levels = self.levels();
+        let Store {
+            series,
+            oldest,
+            memory,
+            dropped,
+            ..
+        } = self;
+        series.retain(|key, s| {
+            if s.restored {
+                s.restored = false;
+                s.awake_since = Some(now_ms);
+            }
+            let active = s.newest.max(s.awake_since);
+            let keep = active.is_some_and(|t| now_ms.saturating_sub(t) <= idle);
             if !keep {
-                freed += s.memory();
-                evicted += 1;
+                *memory -= s.memory();
+                dropped.idle_series += 1;
+                for (level, index) in oldest.iter_mut().enumerate().take(levels) {
+                    if let Some(t) = s.oldest_closed(level) {
+                        index.remove(&(t, key.clone()));
+                    }
+                }
             }
             keep
         });
-        self.memory -= freed;
-        self.dropped.idle_series += evicted;
+        self.over_budget = self.memory > self.retention.max_bytes;
     }
 
     /// The sample of a counter or gauge series with the latest timestamp (a late,
@@ -598,48 +850,83 @@ impl Store {
             .collect()
     }
 
-    /// The blocks of every series `keep` accepts that a query over `from..to` at `level`
-    /// needs, by reference: no sample is decoded here, so a caller holding a lock around this
-    /// holds it briefly.
+    /// The series named `name`, in key order: a range of the map, since keys sort by name
+    /// first.
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a SeriesKey, &'a Series)> {
+        self.series
+            .range(SeriesKey::new(name, [])..)
+            .take_while(move |(k, _)| k.name() == name)
+    }
+
+    /// The newest value of every counter and gauge series named `name` that `keep` accepts.
+    pub(crate) fn last_values(
+        &self,
+        name: &str,
+        keep: impl Fn(&SeriesKey) -> bool,
+    ) -> Vec<(SeriesKey, Sample)> {
+        self.named(name)
+            .filter(|(k, _)| keep(k))
+            .filter_map(|(k, s)| match &s.data {
+                Data::Values { last: Some(l), .. } => Some((k.clone(), *l)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The blocks of every series named `name` that `keep` accepts, that a query over
+    /// `from..=to` at `level` needs, by reference: no sample is decoded here, so a caller
+    /// holding a lock around this holds it briefly.
     pub(crate) fn select(
         &self,
+        name: &str,
         keep: impl Fn(&SeriesKey) -> bool,
         from: i64,
         to: i64,
         level: Level,
     ) -> Vec<(SeriesKey, View)> {
-        let tier = |tiers: &[Tier]| match level {
-            Level::Raw => None,
-            Level::Aligned { step, window, from } => tiers.iter().rposition(|t| {
-                let r = t.resolution_ms;
-                step % r == 0 && window % r == 0 && from.rem_euclid(r) == 0
-            }),
+        let (chosen, quantile) = match level {
+            Level::Raw => (None, false),
+            Level::Range {
+                step,
+                window,
+                from,
+                quantile,
+            } => (
+                self.retention.tiers.iter().rposition(|t| {
+                    let r = t.resolution_ms;
+                    step % r == 0 && window % r == 0 && from.rem_euclid(r) == 0
+                }),
+                quantile,
+            ),
         };
-        let chosen = tier(&self.retention.tiers);
-        self.series
-            .iter()
+        let ranged = matches!(level, Level::Range { .. });
+        self.named(name)
             .filter(|(k, _)| keep(k))
             .map(|(k, s)| {
-                let view = match (&s.data, chosen) {
-                    (Data::Values { raw, .. }, None) => View::Samples(raw.view(from, to)),
-                    (Data::Values { tiers, .. }, Some(i)) => {
-                        let (rollup, blocks) = &tiers[i];
-                        View::Aggregates {
-                            blocks: blocks.view(from, to),
-                            current: rollup.current(),
+                let view = match &s.data {
+                    // A quantile over samples needs every value: raw samples only.
+                    Data::Values { raw, tiers, .. } => {
+                        match chosen.filter(|_| !quantile).and_then(|i| tiers.get(i)) {
+                            Some((rollup, blocks)) => View::Aggregates {
+                                blocks: blocks.view(from, to),
+                                current: rollup.current(),
+                            },
+                            None if ranged => View::Samples(raw.view_with_predecessor(from, to)),
+                            None => View::Samples(raw.view(from, to)),
                         }
                     }
-                    (Data::Sketches { raw, .. }, None) => View::Sketches(raw.view(from, to)),
-                    (Data::Sketches { tiers, .. }, Some(i)) => {
-                        let (rollup, blocks) = &tiers[i];
-                        let mut blocks = blocks.view(from, to);
-                        if let Some((t, s)) = rollup.current() {
-                            let mut open = SketchBlock::default();
-                            open.push((t, s.encode().into_boxed_slice()));
-                            blocks.push(Arc::new(open));
+                    Data::Sketches { raw, tiers } => match chosen.and_then(|i| tiers.get(i)) {
+                        Some((rollup, blocks)) => {
+                            let mut blocks = blocks.view(from, to);
+                            if let Some((t, s)) = rollup.current() {
+                                let mut open = SketchBlock::default();
+                                open.push((t, s.encode().into_boxed_slice()));
+                                blocks.push(Arc::new(open));
+                            }
+                            View::Sketches(blocks)
                         }
-                        View::Sketches(blocks)
-                    }
+                        None => View::Sketches(raw.view(from, to)),
+                    },
                 };
                 (k.clone(), view)
             })
@@ -671,31 +958,41 @@ impl Store {
     /// Closes every series' open raw chunk early (for [`take_closed`](Self::take_closed) when
     /// keeping closed chunks): what a graceful shutdown persists so that no sample is lost.
     pub fn seal_open_chunks(&mut self) {
+        let keys: Vec<SeriesKey> = self.series.keys().cloned().collect();
         let mut sealed = Vec::new();
-        for (key, series) in &mut self.series {
-            let before = series.memory();
-            if let Data::Values { raw, .. } = &mut series.data
-                && let Some(chunk) = raw.seal_open()
-            {
-                sealed.push((key.clone(), chunk));
+        for key in keys {
+            let chunk = self
+                .update(&key, |series, _| match &mut series.data {
+                    Data::Values { raw, .. } => raw.seal_open(),
+                    Data::Sketches { .. } => None,
+                })
+                .flatten();
+            if let Some(chunk) = chunk {
+                sealed.push((key, chunk));
             }
-            // `before` is part of `self.memory`, so this never underflows.
-            self.memory = self.memory - before + series.memory();
         }
         if let Some(out) = &mut self.closed {
             out.extend(sealed);
         }
+        self.enforce_memory();
     }
 
     /// Loads chunks read back from disk (oldest first), as if their samples had been inserted
     /// then: tiers are rebuilt and retention applies. They are not handed out again by
     /// [`take_closed`](Self::take_closed), and each series' restored samples end in a closed
     /// chunk, so that new samples never share a chunk with them and nothing is written twice.
+    ///
+    /// Restored series are not idle until `idle_after_ms` after the next
+    /// [`evict_idle`](Self::evict_idle) (the first sampling after a restart), however old
+    /// their samples are.
     pub fn restore(&mut self, chunks: impl IntoIterator<Item = (SeriesKey, Chunk)>) {
         let keep = self.closed.take();
         for (key, chunk) in chunks {
             for sample in chunk.iter() {
                 self.insert(&key, sample);
+            }
+            if let Some(series) = self.series.get_mut(&key) {
+                series.restored = true;
             }
         }
         self.seal_open_chunks();
@@ -707,7 +1004,7 @@ impl Store {
         self.series.len()
     }
 
-    /// Memory the series take, in bytes.
+    /// Memory the series take, in bytes: their blocks, their bookkeeping and their keys.
     pub fn memory_bytes(&self) -> usize {
         self.memory
     }
@@ -715,6 +1012,32 @@ impl Store {
     /// What retention dropped so far.
     pub fn dropped(&self) -> Dropped {
         self.dropped
+    }
+
+    /// Series, memory against the budget, and what was dropped.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            series: self.series.len(),
+            memory_bytes: self.memory,
+            max_bytes: self.retention.max_bytes,
+            over_budget: self.over_budget,
+            dropped: self.dropped,
+        }
+    }
+
+    /// Every entry of the index of oldest closed blocks matches its series (for tests).
+    #[cfg(test)]
+    pub(crate) fn index_matches(&self) -> bool {
+        let levels = self.levels();
+        let mut expected = vec![BTreeSet::new(); levels];
+        for (k, s) in &self.series {
+            for (level, set) in expected.iter_mut().enumerate() {
+                if let Some(t) = s.oldest_closed(level) {
+                    set.insert((t, k.clone()));
+                }
+            }
+        }
+        expected == self.oldest
     }
 }
 
@@ -730,6 +1053,7 @@ mod tests {
     fn the_memory_kept_matches_a_recount_after_every_kind_of_change() {
         let mut store = Store::new(Retention {
             max_bytes: 40_000,
+            max_series: 8,
             chunk_samples: 16,
             max_age_ms: 600_000,
             idle_after_ms: 300_000,
@@ -760,6 +1084,7 @@ mod tests {
                 store.evict_idle(i * 1_000 + 400_000);
             }
             assert_eq!(store.memory_bytes(), recount(&store), "after step {i}");
+            assert!(store.index_matches(), "after step {i}");
         }
         assert!(
             store.dropped().chunks_by_memory > 0,
@@ -767,5 +1092,6 @@ mod tests {
         );
         store.restore([(SeriesKey::new("r", []), Chunk::new())]);
         assert_eq!(store.memory_bytes(), recount(&store));
+        assert!(store.index_matches());
     }
 }

@@ -16,12 +16,15 @@ use proptest::prelude::*;
 const MINUTE: i64 = 60_000;
 
 /// The reference: the function over the samples with `t - w < timestamp <= t`, straight from
-/// its definition in the query module's docs.
-fn reference(all: &[Sample], t: i64, w: i64, f: Function, lookback_from: i64) -> Option<f64> {
+/// its definition in the query module's docs. A sample's predecessor, for `increase` and
+/// `rate`, is the sample before it in timestamp order, however far back (of equal timestamps,
+/// the one appended earlier).
+fn reference(all: &[Sample], t: i64, w: i64, f: Function) -> Option<f64> {
     let mut sorted = all.to_vec();
     sorted.sort_by_key(|s| s.timestamp);
     let idx: Vec<usize> = (0..sorted.len())
-        .filter(|&i| sorted[i].timestamp > t - w && sorted[i].timestamp <= t)
+        .filter(|&i| i128::from(sorted[i].timestamp) > i128::from(t) - i128::from(w))
+        .filter(|&i| sorted[i].timestamp <= t)
         .collect();
     if idx.is_empty() {
         return None;
@@ -38,7 +41,7 @@ fn reference(all: &[Sample], t: i64, w: i64, f: Function, lookback_from: i64) ->
         Function::Increase | Function::Rate => {
             let mut inc = 0.0;
             for &i in &idx {
-                if i > 0 && sorted[i - 1].timestamp >= lookback_from {
+                if i > 0 {
                     let (p, v) = (sorted[i - 1].value, sorted[i].value);
                     inc += if v >= p { v - p } else { v };
                 }
@@ -68,7 +71,7 @@ fn check(store: &Store, samples: &[Sample], q: &RangeQuery) {
     let mut expected = Vec::new();
     let mut t = q.from;
     while t <= q.to {
-        if let Some(v) = reference(samples, t, w, q.function, q.from - 2 * w) {
+        if let Some(v) = reference(samples, t, w, q.function) {
             expected.push((t, v));
         }
         t += q.step;
@@ -269,7 +272,7 @@ fn downsampled_tiers_keep_min_max_sum_count_last_and_increase() {
             assert!(close(a.sum, inside.iter().map(|s| s.value).sum()));
             assert_eq!(a.last, inside.last().unwrap().value);
             if i > 0 {
-                let inc = reference(&counter, a.end, res, Function::Increase, i64::MIN).unwrap();
+                let inc = reference(&counter, a.end, res, Function::Increase).unwrap();
                 assert!(close(a.increase, inc), "tier {tier} at {}", a.end);
             }
         }
@@ -406,9 +409,7 @@ fn aggregation_across_series_groups_by_labels() {
                 let vals: Vec<f64> = all
                     .iter()
                     .filter(|(r, _)| r == route)
-                    .filter_map(|(_, s)| {
-                        reference(s, p.timestamp, MINUTE, Function::Rate, i64::MIN)
-                    })
+                    .filter_map(|(_, s)| reference(s, p.timestamp, MINUTE, Function::Rate))
                     .collect();
                 assert!(
                     close(p.value, f(&vals)),
@@ -583,6 +584,240 @@ fn queries_and_results_go_through_serde() {
     assert!(bad.to_string().contains("selector"), "{bad}");
 }
 
+#[test]
+fn extreme_timestamps_steps_and_windows_answer_or_name_the_field() {
+    let mut store = Store::new(Retention::default()).unwrap();
+    let k = SeriesKey::new("edge", []);
+    let h = SeriesKey::new("edge_seconds", []);
+    let mut sketch = Sketch::new();
+    sketch.add(1.0);
+    for t in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+        assert!(
+            store.insert(
+                &k,
+                Sample {
+                    timestamp: t,
+                    value: 1.0
+                }
+            ),
+            "{t}"
+        );
+        assert!(store.insert_sketch(&h, t, &sketch), "{t}");
+    }
+    // The interval holding i64::MAX ends there (it would end past it).
+    let last = store.aggregates(&k, 0, i64::MAX, i64::MAX);
+    assert_eq!((last.len(), last[0].count), (1, 2));
+    let run = |q: RangeQuery| store.query(&q);
+    // The last steps before i64::MAX: the next step would pass it.
+    let near_max = run(RangeQuery::new(
+        Selector::name("edge"),
+        i64::MAX - 5,
+        i64::MAX,
+        1,
+        Function::Count,
+    ))
+    .unwrap();
+    let points: Vec<i64> = near_max[0].points.iter().map(|p| p.timestamp).collect();
+    assert_eq!(points, [i64::MAX - 1, i64::MAX]);
+    // A step count past MAX_POINTS is refused, however wide the range.
+    let all = run(RangeQuery::new(
+        Selector::name("edge"),
+        i64::MIN,
+        i64::MAX,
+        1,
+        Function::Count,
+    ))
+    .unwrap_err();
+    assert_eq!(all.field(), "step");
+    // Three points from i64::MIN in steps of i64::MAX, with a window reaching past i64::MIN.
+    for f in [
+        Function::Count,
+        Function::Increase,
+        Function::Rate,
+        Function::Quantile(0.5),
+    ] {
+        for name in ["edge", "edge_seconds"] {
+            let q = RangeQuery::new(Selector::name(name), i64::MIN, i64::MAX, i64::MAX, f)
+                .window(i64::MAX);
+            let result = run(q).unwrap();
+            let stamps: Vec<i64> = result[0].points.iter().map(|p| p.timestamp).collect();
+            assert_eq!(stamps, [i64::MIN, -1, i64::MAX - 1], "{name} {f}");
+            if f == Function::Count {
+                // (below i64::MIN, MIN], (MIN, −1], (−1, MAX − 1].
+                let counts: Vec<f64> = result[0].points.iter().map(|p| p.value).collect();
+                assert_eq!(counts, [1.0, 2.0, 2.0], "{name}");
+            }
+        }
+    }
+    // What an HTTP status page would pass in.
+    let json = format!(
+        r#"{{"selector": "edge", "from": {}, "to": {}, "step": 1, "function": "increase", "window": {}}}"#,
+        i64::MAX - 5,
+        i64::MAX,
+        i64::MAX
+    );
+    let q: RangeQuery = serde_json::from_str(&json).unwrap();
+    assert!(store.query(&q).is_ok());
+}
+
+#[test]
+fn a_points_value_does_not_depend_on_from_and_raw_agrees_with_the_tier() {
+    let mut store = Store::new(Retention::default()).unwrap();
+    let k = SeriesKey::new("c", []);
+    // A gap of ten minutes before the sample at 600 s.
+    store.insert(
+        &k,
+        Sample {
+            timestamp: 0,
+            value: 100.0,
+        },
+    );
+    store.insert(
+        &k,
+        Sample {
+            timestamp: 600_000,
+            value: 150.0,
+        },
+    );
+    let at_600 = |q: RangeQuery| {
+        let result = store.query(&q.window(MINUTE)).unwrap();
+        result[0]
+            .points
+            .iter()
+            .find(|p| p.timestamp == 600_000)
+            .map(|p| p.value)
+    };
+    // The minute tier answers aligned queries; raw samples answer the others.
+    let tier = at_600(RangeQuery::new(
+        Selector::name("c"),
+        600_000,
+        600_000,
+        MINUTE,
+        Function::Increase,
+    ));
+    let tier_from_0 = at_600(RangeQuery::new(
+        Selector::name("c"),
+        0,
+        600_000,
+        10 * MINUTE,
+        Function::Increase,
+    ));
+    let raw = at_600(RangeQuery::new(
+        Selector::name("c"),
+        600_000,
+        600_000,
+        45_000,
+        Function::Increase,
+    ));
+    let raw_from_150 = at_600(RangeQuery::new(
+        Selector::name("c"),
+        150_000,
+        600_000,
+        450_000,
+        Function::Increase,
+    ));
+    assert_eq!(
+        [tier, tier_from_0, raw, raw_from_150],
+        [Some(50.0); 4],
+        "the rise from the sample at 0 s, whatever the query's from"
+    );
+}
+
+#[test]
+fn a_late_sample_within_an_interval_is_folded_in_timestamp_order() {
+    let mut store = Store::new(Retention::default()).unwrap();
+    let k = SeriesKey::new("c", []);
+    for (t, v) in [(10_000, 10.0), (30_000, 50.0), (20_000, 45.0)] {
+        store.insert(
+            &k,
+            Sample {
+                timestamp: t,
+                value: v,
+            },
+        );
+    }
+    let minute = store.aggregates(&k, 0, 0, MINUTE);
+    assert_eq!((minute[0].last, minute[0].increase), (50.0, 40.0));
+    let hour = store.aggregates(&k, 1, 0, 3_600_000);
+    assert_eq!((hour[0].last, hour[0].increase), (50.0, 40.0));
+    for f in [Function::Last, Function::Increase] {
+        let tier = store
+            .query(&RangeQuery::new(
+                Selector::name("c"),
+                MINUTE,
+                MINUTE,
+                MINUTE,
+                f,
+            ))
+            .unwrap();
+        let raw = store
+            .query(&RangeQuery::new(Selector::name("c"), MINUTE, MINUTE, 45_000, f).window(MINUTE))
+            .unwrap();
+        assert_eq!(tier[0].points, raw[0].points, "{f}");
+        let expected = if f == Function::Last { 50.0 } else { 40.0 };
+        assert_eq!(tier[0].points[0].value, expected, "{f}");
+    }
+}
+
+#[test]
+fn histogram_quantiles_come_from_the_tiers_once_raw_sketches_age_out() {
+    let mut store = Store::new(Retention {
+        max_age_ms: 10 * MINUTE,
+        chunk_samples: 30,
+        ..Retention::default()
+    })
+    .unwrap();
+    let k = SeriesKey::new("latency_seconds", []);
+    let mut first_minute = Vec::new();
+    for tick in 1..=360i64 {
+        let mut sketch = Sketch::new();
+        for j in 0..20 {
+            let v = ((tick * 20 + j) % 500) as f64 / 100.0 + 0.01;
+            sketch.add(v);
+            if tick <= 6 {
+                first_minute.push(v);
+            }
+        }
+        store.insert_sketch(&k, tick * 10_000, &sketch);
+    }
+    assert!(
+        store.dropped().chunks_by_age > 0,
+        "the raw sketches of the first minute are gone"
+    );
+    first_minute.sort_by(f64::total_cmp);
+    let exact = first_minute[(0.99 * (first_minute.len() - 1) as f64).floor() as usize];
+    let p99 = store
+        .query(&RangeQuery::new(
+            Selector::name("latency_seconds"),
+            MINUTE,
+            MINUTE,
+            MINUTE,
+            Function::Quantile(0.99),
+        ))
+        .unwrap();
+    let got = p99[0].points[0].value;
+    assert!(
+        (got - exact).abs() <= exact * RELATIVE_ERROR,
+        "{got} vs {exact}"
+    );
+    // The same window's count answers from the tier as well.
+    let count = store
+        .query(&RangeQuery::new(
+            Selector::name("latency_seconds"),
+            MINUTE,
+            MINUTE,
+            MINUTE,
+            Function::Count,
+        ))
+        .unwrap();
+    assert_eq!(count[0].points[0].value, 120.0);
+}
+
+/// The end of the interval of `res` holding `t`, as the tiers cut them.
+fn interval_end(t: i64, res: i64) -> i64 {
+    (t - 1).div_euclid(res) * res + res
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -605,6 +840,45 @@ proptest! {
             samples.push(s);
         }
         check(&store, &samples, &RangeQuery::new(Selector::name("p"), from, from + 40 * step, step, FUNCTIONS[f]).window(window));
+    }
+
+    /// Steps, windows and starts that are multiples of a tier's resolution: the tiers answer
+    /// (raw samples for quantiles), with samples arriving late within the interval being
+    /// filled now and then.
+    #[test]
+    fn random_series_through_the_tiers_match_the_reference(
+        values in prop::collection::vec((0i64..3_000, -1e6f64..1e6, 0u8..8), 1..200),
+        from in -20i64..20,
+        step in 1i64..8,
+        window in 1i64..12,
+        coarse in any::<bool>(),
+        f in 0usize..9,
+    ) {
+        let tiers = vec![
+            Tier { resolution_ms: 1_000, max_age_ms: 30 * 24 * 3_600_000 },
+            Tier { resolution_ms: 5_000, max_age_ms: 30 * 24 * 3_600_000 },
+        ];
+        let mut store = Store::new(Retention { chunk_samples: 17, tiers, ..Retention::default() }).unwrap();
+        let k = SeriesKey::new("p", []);
+        let mut newest = 0;
+        let mut samples = Vec::new();
+        for (gap, v, late) in values {
+            // A late sample lands in the finest interval being filled, before the newest.
+            let start = interval_end(newest, 1_000) - 1_000;
+            let t = if late == 0 && newest - start > 1 {
+                start + 1 + gap % (newest - start - 1)
+            } else {
+                newest += gap;
+                newest
+            };
+            let s = Sample { timestamp: t, value: v };
+            store.insert(&k, s);
+            samples.push(s);
+        }
+        let res = if coarse { 5_000 } else { 1_000 };
+        let q = RangeQuery::new(Selector::name("p"), from * res, (from + 40 * step) * res, step * res, FUNCTIONS[f])
+            .window(window * res);
+        check(&store, &samples, &q);
     }
 
     #[test]
