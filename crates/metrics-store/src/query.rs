@@ -723,7 +723,8 @@ impl Selection {
         })
     }
 
-    fn raw(&self, from: i64, to: i64) -> Vec<SeriesPoints> {
+    /// The raw samples of the selection in `from..=to`, each series in timestamp order.
+    pub(crate) fn raw(&self, from: i64, to: i64) -> Vec<SeriesPoints> {
         self.0
             .iter()
             .filter_map(|(key, view)| match view {

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
@@ -19,7 +19,7 @@ use crate::error::{ConfigError, QueryError};
 use crate::persist::{ChunkLog, Corruption, PersistError, PersistOptions};
 use crate::query::{RangeQuery, Selector, SeriesPoints};
 use crate::sketch::Sketch;
-use crate::store::{Retention, SeriesKey, Store};
+use crate::store::{Retention, SeriesKey, Stats, Store};
 
 /// `metrics::Key` hashes itself to one precomputed `u64`; hashing that again (SipHash, the
 /// std default) would cost more than the lookup it serves.
@@ -84,16 +84,68 @@ impl GaugeFn for GaugeCell {
     }
 }
 
-/// A histogram cell: the sketch of the current sampling interval, and the downstream
-/// recorder's histogram.
+/// One thread's share of a histogram's sketch, on its own cache lines.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<Sketch>);
+
+/// Shards a histogram keeps: one per core, at most 8; each holds at most two signs of
+/// 2,048 buckets, so a histogram stays bounded whether or not anything samples it.
+fn shard_count() -> usize {
+    static SHARDS: OnceLock<usize> = OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8)
+    })
+}
+
+/// This thread's shard number: threads take turns as they first record.
+fn shard_of_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
+    SHARD
+        .try_with(|shard| {
+            let mut n = shard.get();
+            if n == usize::MAX {
+                n = NEXT.fetch_add(1, Ordering::Relaxed);
+                shard.set(n);
+            }
+            n
+        })
+        // A thread being torn down: any shard will do.
+        .unwrap_or(0)
+}
+
+/// A histogram cell: the sketches of the current sampling interval, one per shard of
+/// threads, merged when sampled; and the downstream recorder's histogram.
 struct HistogramCell {
-    sketch: Mutex<Sketch>,
+    shards: Box<[Shard]>,
     downstream: Histogram,
+}
+
+impl HistogramCell {
+    /// Takes what was recorded since the last call.
+    fn take(&self) -> Sketch {
+        let mut merged = Sketch::new();
+        for shard in &self.shards {
+            let taken =
+                std::mem::take(&mut *shard.0.lock().unwrap_or_else(PoisonError::into_inner));
+            merged.merge(&taken);
+        }
+        merged
+    }
 }
 
 impl HistogramFn for HistogramCell {
     fn record(&self, value: f64) {
-        self.sketch
+        // Each thread locks its own shard: uncontended unless more threads record than there
+        // are shards, and no cache line goes back and forth between cores.
+        let shard = &self.shards[shard_of_thread() % self.shards.len()];
+        shard
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .add(value);
@@ -135,21 +187,33 @@ type Entries = HashMap<Key, Arc<Entry>, BuildHasherDefault<KeyHasher>>;
 /// recorder.
 ///
 /// Recording is one relaxed atomic operation on the series' own cell for counters and gauges,
-/// and an uncontended lock around a sketch update for histograms, plus whatever the downstream
-/// recorder does. Nothing is stored until [`sample`](Self::sample) reads every cell into the
-/// store at a timestamp (the tick of [`spawn_sampler`](Self::spawn_sampler), or the caller's),
-/// so regular series compress to about a bit of timestamp a sample.
+/// and an uncontended lock of the recording thread's own shard of a sketch for histograms,
+/// plus whatever the downstream recorder does. Nothing is stored until
+/// [`sample`](Self::sample) reads every cell into the store at a timestamp (the tick of
+/// [`spawn_sampler`](Self::spawn_sampler), or the caller's), so regular series compress to
+/// about a bit of timestamp a sample.
 ///
-/// A series that nobody holds a handle to and whose value has not changed for the
-/// retention's `idle_after_ms` is forgotten: it is no longer sampled and the store evicts it,
-/// so memory stays bounded when label values come and go (a user id, a request path),
-/// whether or not anything reads or scrapes. A later `counter!` with the same key starts it
-/// afresh (from zero, which a query reads as a counter reset).
+/// The recorder registers at most the retention's `max_series` series; a registration past
+/// that goes to the downstream recorder only and is counted
+/// ([`Dropped::registrations_over_series_cap`](crate::Dropped)), so its memory is bounded
+/// whether or not the sampler runs.
+///
+/// **Idle series.** Without a downstream recorder, a series that nobody holds a handle to and
+/// whose value has not changed for the retention's `idle_after_ms` is forgotten: it is no
+/// longer sampled and the store evicts it, so memory stays bounded when label values come and
+/// go (a user id, a request path), whether or not anything reads or scrapes. A later
+/// `counter!` with the same key starts it afresh from zero (a query reads a counter reset).
+/// With a downstream recorder, a series is kept as long as the downstream keeps it
+/// registered, so [`snapshot`](Self::snapshot) and the store show what `/metrics` shows (a
+/// gauge set once stays; a counter resumed after an hour goes on from its total):
+/// `metrics-exporter-prometheus` keeps every series unless told otherwise, and so does this
+/// recorder; if it is given an idle timeout, tell this recorder with
+/// [`downstream_forgets_idle_after`](Self::downstream_forgets_idle_after).
 ///
 /// Queries ([`query`](Self::query), [`query_raw`](Self::query_raw),
 /// [`query_last`](Self::query_last)) hold the store's lock only to take the blocks they need
-/// by reference, and decode them after letting go: recording never waits on a query, and
-/// sampling waits only for that hand-over.
+/// by reference (closed blocks are shared, open ones copied), and decode them after letting
+/// go: recording never waits on a query, and sampling waits only for that hand-over.
 ///
 /// ```
 /// use hardening_metrics_store::{Retention, Selector, StoreRecorder};
@@ -167,8 +231,15 @@ type Entries = HashMap<Key, Arc<Entry>, BuildHasherDefault<KeyHasher>>;
 /// ```
 pub struct StoreRecorder {
     entries: RwLock<Entries>,
+    /// At most this many entries: the retention's `max_series`.
+    max_entries: usize,
+    /// Registrations refused for `max_entries`.
+    refused: AtomicU64,
     store: Mutex<Store>,
     downstream: Option<Box<dyn Recorder + Send + Sync>>,
+    /// How long the downstream recorder keeps a series nobody updates, in milliseconds;
+    /// `None`: for ever.
+    downstream_idle_ms: Option<i64>,
     persistence: Option<Persistence>,
 }
 
@@ -224,8 +295,11 @@ impl StoreRecorder {
     pub fn new(retention: Retention) -> Result<Self, ConfigError> {
         Ok(StoreRecorder {
             entries: RwLock::new(Entries::default()),
+            max_entries: retention.max_series,
+            refused: AtomicU64::new(0),
             store: Mutex::new(Store::new(retention)?),
             downstream: None,
+            downstream_idle_ms: None,
             persistence: None,
         })
     }
@@ -314,11 +388,32 @@ impl StoreRecorder {
     }
 
     /// Hands every registration to `downstream` too (for example
-    /// `PrometheusBuilder::new().build_recorder()`, whose handle renders `/metrics`).
+    /// `PrometheusBuilder::new().build_recorder()`, whose handle renders `/metrics`). Series
+    /// are then kept as long as the downstream keeps them: for ever, unless
+    /// [`downstream_forgets_idle_after`](Self::downstream_forgets_idle_after) says otherwise.
     #[must_use]
     pub fn with_downstream(mut self, downstream: impl Recorder + Send + Sync + 'static) -> Self {
         self.downstream = Some(Box::new(downstream));
         self
+    }
+
+    /// Says that the downstream recorder forgets a series nobody updated for `after` (as
+    /// `PrometheusBuilder::idle_timeout` makes it do). A series nobody holds a handle to is
+    /// then forgotten here too once its value has not changed for `after` or the retention's
+    /// `idle_after_ms`, whichever is longer.
+    #[must_use]
+    pub fn downstream_forgets_idle_after(mut self, after: std::time::Duration) -> Self {
+        self.downstream_idle_ms = Some(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// How long an unheld series must go unchanged to be forgotten; `None`: never.
+    fn idle_horizon(&self, idle_after_ms: i64) -> Option<i64> {
+        match (&self.downstream, self.downstream_idle_ms) {
+            (None, _) => Some(idle_after_ms),
+            (Some(_), Some(downstream)) => Some(idle_after_ms.max(downstream)),
+            (Some(_), None) => None,
+        }
     }
 
     fn entries(&self) -> Vec<Arc<Entry>> {
@@ -331,9 +426,33 @@ impl StoreRecorder {
     }
 
     /// Reads every counter, gauge and histogram into the store at `timestamp_ms`, and drops
-    /// what has gone idle.
+    /// what has gone idle. With persistence, the chunks that closed are then written, on the
+    /// calling thread and with the store's lock let go.
     pub fn sample(&self, timestamp_ms: i64) {
+        let closed = self.sample_into_store(timestamp_ms);
+        self.write_closed(closed);
+    }
+
+    /// Writes closed chunks out, if persisting. A failure is counted and kept for
+    /// `last_persistence_error`; the samples stay in memory, and sampling goes on.
+    fn write_closed(&self, closed: Vec<(SeriesKey, Arc<crate::chunk::Chunk>)>) {
+        if let Some(persistence) = &self.persistence
+            && !closed.is_empty()
+        {
+            let _ = persistence.write(closed, false);
+        }
+    }
+
+    /// [`sample`](Self::sample) up to the writing: returns the chunks to write.
+    fn sample_into_store(&self, timestamp_ms: i64) -> Vec<(SeriesKey, Arc<crate::chunk::Chunk>)> {
         let idle_after = self.store().retention().idle_after_ms;
+        let horizon = self.idle_horizon(idle_after);
+        let is_idle = |e: &Entry| {
+            horizon.is_some_and(|h| {
+                !e.cell.in_use()
+                    && timestamp_ms.saturating_sub(e.changed_at.load(Ordering::Relaxed)) > h
+            })
+        };
         let mut any_idle = false;
         // Read the cells before taking the store's lock, so the lock covers only inserts.
         enum Reading {
@@ -352,9 +471,7 @@ impl StoreRecorder {
                     (bits, Reading::Value(f64::from_bits(bits)))
                 }
                 Cell::Histogram(h) => {
-                    let sketch = std::mem::take(
-                        &mut *h.sketch.lock().unwrap_or_else(PoisonError::into_inner),
-                    );
+                    let sketch = h.take();
                     // A histogram "changes" when anything was recorded this interval.
                     let bits = if sketch.is_empty() {
                         0
@@ -366,10 +483,7 @@ impl StoreRecorder {
             };
             if entry.seen.swap(bits, Ordering::Relaxed) != bits {
                 entry.changed_at.store(timestamp_ms, Ordering::Relaxed);
-            } else if !entry.cell.in_use()
-                && timestamp_ms.saturating_sub(entry.changed_at.load(Ordering::Relaxed))
-                    > idle_after
-            {
+            } else if is_idle(&entry) {
                 any_idle = true;
                 continue;
             }
@@ -396,34 +510,34 @@ impl StoreRecorder {
             store.evict_idle(timestamp_ms);
             store.take_closed()
         };
-        // Disk writes happen after the store's lock is let go.
-        if let Some(persistence) = &self.persistence
-            && !closed.is_empty()
-        {
-            // A failure is counted and kept for `last_persistence_error`; the samples stay in
-            // memory, and sampling goes on.
-            let _ = persistence.write(closed, false);
-        }
         if any_idle {
             // A handle may have been taken since the check above: it keeps its entry.
-            let idle = |e: &Entry| {
-                !e.cell.in_use()
-                    && timestamp_ms.saturating_sub(e.changed_at.load(Ordering::Relaxed))
-                        > idle_after
-            };
             self.entries
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .retain(|_, e| !idle(e));
+                .retain(|_, e| !is_idle(e));
         }
+        closed
     }
 
-    /// Samples every `interval` on the tokio runtime, stamping each sample with the wall
-    /// clock at the tick (advanced by tokio's clock, so paused time in tests moves it too).
-    /// Runs until the returned handle is aborted.
+    /// Samples every `interval` on the current tokio runtime, until the returned handle is
+    /// aborted. The runtime needs its time driver (`enable_time` or `enable_all`).
+    ///
+    /// Each sample is stamped with the wall clock read once, when the sampler starts, plus
+    /// the monotonic time from then to the tick's *scheduled* instant (tokio's clock, so
+    /// paused time in tests moves it too). A sampler that wakes late still stamps the tick it
+    /// was due at, and a step of the wall clock after the start (a manual change, an NTP
+    /// step) does not reach the stamps: ticks stay exactly `interval` apart, which is what
+    /// makes regular series compress to about a bit of timestamp a sample. A tick missed
+    /// altogether (the runtime blocked for longer than `interval`) is skipped, not caught up.
+    ///
+    /// With persistence, the chunks each tick closes are written on tokio's blocking pool
+    /// (`spawn_blocking`), never on a runtime thread; the sampler waits for that write before
+    /// its next tick, so at most one tick's chunks are in flight.
     ///
     /// # Errors
-    /// A zero `interval`, named as `interval`.
+    /// A zero `interval`, named as `interval`; a call from outside a tokio runtime, named as
+    /// `runtime` (`tokio::spawn` would panic there).
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn spawn_sampler(
@@ -437,18 +551,33 @@ impl StoreRecorder {
                 "a duration above zero, e.g. 10s",
             ));
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(ConfigError::new(
+                "runtime",
+                "none (called outside a tokio runtime)",
+                "a call from within a tokio runtime, e.g. in an async fn run by #[tokio::main], \
+                 or inside Runtime::enter()",
+            ));
+        };
         let recorder = Arc::clone(self);
         let origin_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let start = tokio::time::Instant::now();
-        Ok(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
+        Ok(runtime.spawn(async move {
+            let mut ticks = tokio::time::interval_at(start, interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
-                let at = ticks.tick().await;
-                let elapsed = at.saturating_duration_since(start).as_millis() as i64;
-                recorder.sample(origin_ms + elapsed);
+                let due = ticks.tick().await;
+                let elapsed = i64::try_from(due.saturating_duration_since(start).as_millis())
+                    .unwrap_or(i64::MAX);
+                let closed = recorder.sample_into_store(origin_ms.saturating_add(elapsed));
+                if !closed.is_empty() && recorder.persistence.is_some() {
+                    let writer = Arc::clone(&recorder);
+                    // A failed write is counted by `write_closed`; a panic in it ends only
+                    // that blocking task.
+                    let _ = tokio::task::spawn_blocking(move || writer.write_closed(closed)).await;
+                }
             }
         }))
     }
@@ -480,12 +609,31 @@ impl StoreRecorder {
 
     /// The raw samples of every selected counter and gauge series in `from..=to`.
     pub fn query_raw(&self, selector: &Selector, from: i64, to: i64) -> Vec<SeriesPoints> {
-        self.store().query_raw(selector, from, to)
+        let selection = self.store().select_raw(selector, from, to);
+        selection.raw(from, to)
     }
 
-    /// The latest stored sample of every selected counter and gauge series.
+    /// The latest stored sample of every selected counter and gauge series. Under the
+    /// store's lock it reads only the series of the selector's name, and copies their keys
+    /// by reference count.
     pub fn query_last(&self, selector: &Selector) -> Vec<(SeriesKey, Sample)> {
         self.store().query_last(selector)
+    }
+
+    /// The store's [`Stats`], with the registrations this recorder refused for its series
+    /// cap.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.store().stats();
+        stats.dropped.registrations_over_series_cap = self.refused.load(Ordering::Relaxed);
+        stats
+    }
+
+    /// How many series are registered (at most the retention's `max_series`).
+    pub fn registered(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// The store itself. Hold the guard briefly: sampling waits for it (recording never
@@ -494,26 +642,36 @@ impl StoreRecorder {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cell registered under `key`, or a new one from `make`.
-    fn cell(&self, key: &Key, make: impl FnOnce() -> Cell) -> Cell {
-        if let Some(entry) = self
-            .entries
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
+    /// The cell registered under `key`, or a new one from `make`; `None` (and counted) when
+    /// `key` is new and `max_entries` are registered already.
+    fn cell(&self, key: &Key, make: impl FnOnce() -> Cell) -> Option<Cell> {
         {
-            return entry.cell.clone();
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = entries.get(key) {
+                return Some(entry.cell.clone());
+            }
+            if entries.len() >= self.max_entries {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries.entry(key.clone()).or_insert_with(|| {
-            Arc::new(Entry {
-                series: SeriesKey::new(key.name(), key.labels().map(|l| (l.key(), l.value()))),
-                cell: make(),
-                seen: AtomicU64::new(u64::MAX),
-                changed_at: AtomicI64::new(i64::MIN),
-            })
+        if let Some(entry) = entries.get(key) {
+            return Some(entry.cell.clone());
+        }
+        if entries.len() >= self.max_entries {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let entry = Arc::new(Entry {
+            series: SeriesKey::new(key.name(), key.labels().map(|l| (l.key(), l.value()))),
+            cell: make(),
+            seen: AtomicU64::new(u64::MAX),
+            changed_at: AtomicI64::new(i64::MIN),
         });
-        entry.cell.clone()
+        let cell = entry.cell.clone();
+        entries.insert(key.clone(), entry);
+        Some(cell)
     }
 }
 
@@ -548,9 +706,9 @@ impl Recorder for StoreRecorder {
                 downstream: downstream(),
             }))
         }) {
-            Cell::Counter(cell) => Counter::from_arc(cell),
-            // The key is already another kind: the downstream recorder still gets the counts,
-            // the store keeps the first kind.
+            Some(Cell::Counter(cell)) => Counter::from_arc(cell),
+            // The key is already another kind, or past the series cap: the downstream
+            // recorder still gets the counts, the store keeps what it has.
             _ => downstream(),
         }
     }
@@ -567,7 +725,7 @@ impl Recorder for StoreRecorder {
                 downstream: downstream(),
             }))
         }) {
-            Cell::Gauge(cell) => Gauge::from_arc(cell),
+            Some(Cell::Gauge(cell)) => Gauge::from_arc(cell),
             _ => downstream(),
         }
     }
@@ -580,11 +738,11 @@ impl Recorder for StoreRecorder {
         };
         match self.cell(key, || {
             Cell::Histogram(Arc::new(HistogramCell {
-                sketch: Mutex::new(Sketch::new()),
+                shards: (0..shard_count()).map(|_| Shard::default()).collect(),
                 downstream: downstream(),
             }))
         }) {
-            Cell::Histogram(cell) => Histogram::from_arc(cell),
+            Some(Cell::Histogram(cell)) => Histogram::from_arc(cell),
             _ => downstream(),
         }
     }
