@@ -174,9 +174,9 @@ mod recovery {
         if let Some(deadline) = s.deadline_ms {
             builder = builder.deadline(ms(deadline));
         }
-        if let Some(timeout) = s.attempt_timeout_ms {
-            builder = builder.attempt_timeout(ms(timeout));
-        }
+        // `attemptTimeoutMs` is the pipeline's timeout stage, inside the breaker, so that the
+        // breaker counts a timed-out attempt (the system sets it there); a retry's own
+        // attempt timeout would cut attempts outside the breaker.
         builder = if s.budget_enabled {
             let budget = RetryBudget::builder()
                 .ratio(s.budget_ratio)

@@ -80,7 +80,8 @@
 //!   [`Hardening::release_resource`] (by owner), [`Hardening::resource_stats`]; under memory
 //!   pressure low priorities are shed.
 //! - **`metrics-store`**: every metric's history in process ([`Hardening::metrics_store`]).
-//! - **`tower`**: the pipeline as a `tower::Layer`, and the breaker's own layer.
+//! - **`tower`**: the pipeline as a `tower::Layer` ([`pipeline::PipelineLayer`]), and the
+//!   breaker's own layer.
 //! - **`full`**: everything.
 //!
 //! ```toml

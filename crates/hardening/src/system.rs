@@ -1006,14 +1006,15 @@ mod recovery_part {
                 }
                 pipeline = pipeline.breaker(breaker.clone());
             }
-            if let Some(timeout) = settings.timeout_ms {
+            let timeout = settings.timeout_ms.or(config.retry.attempt_timeout_ms);
+            if let Some(timeout) = timeout {
                 pipeline = pipeline.timeout(Duration::from_millis(timeout));
             }
             #[cfg(feature = "resource-management")]
             if let Some(limit) = settings.max_concurrent_calls {
                 // Calls past the limit queue (as many again), each waiting at most the
                 // service's timeout, or a second.
-                let wait = Duration::from_millis(settings.timeout_ms.unwrap_or(1_000));
+                let wait = Duration::from_millis(timeout.unwrap_or(1_000));
                 let bulkhead =
                     crate::resources::Bulkhead::new(limit as usize, limit as usize, wait);
                 pipeline = pipeline.bulkhead(bulkhead, 0);

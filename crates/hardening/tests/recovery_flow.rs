@@ -357,3 +357,35 @@ fn a_recovery_before_initialize_is_refused() {
         Err(hardening::HardeningError::NotRunning)
     ));
 }
+
+/// `retry.attemptTimeoutMs` becomes each service's timeout stage, inside the breaker: a
+/// hanging call is cut, counted by the breaker as a failure, and retried.
+#[tokio::test(start_paused = true)]
+async fn the_attempt_timeout_is_the_pipelines_timeout_inside_the_breaker() {
+    let mut config = config();
+    config.retry.max_attempts = 2;
+    config.retry.budget_enabled = false;
+    config.retry.attempt_timeout_ms = Some(500);
+    let hardening = Hardening::builder(config)
+        .service_arc("model-inference", Inference::mendable())
+        .build()
+        .unwrap();
+    hardening.initialize().await.unwrap();
+    let started = tokio::time::Instant::now();
+    let err = hardening
+        .call("model-inference", async || {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, ServiceError>(1)
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    // Two attempts of 500 ms, and the retry's wait between them (at most 100 ms).
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1000) && took <= Duration::from_millis(1100),
+        "{took:?}"
+    );
+    let metrics = hardening.breaker("model-inference").unwrap().metrics();
+    assert_eq!(metrics.failed_calls, 2, "{metrics:?}");
+}

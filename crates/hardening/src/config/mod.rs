@@ -301,7 +301,8 @@ pub struct RetrySettings {
     pub jitter: JitterKind,
     /// The longest a call may take, every attempt and wait included. Default: none.
     pub deadline_ms: Option<u64>,
-    /// The longest one attempt may take. Default: none.
+    /// The longest one attempt may take: every service's pipeline timeout, unless the
+    /// service sets its own `timeoutMs`. Default: none.
     pub attempt_timeout_ms: Option<u64>,
     /// Whether retries draw on a retry budget. Default true.
     pub budget_enabled: bool,
@@ -503,7 +504,8 @@ pub struct ServiceSettings {
     /// Memory the service may take: reported in its health and checked by its memory
     /// check. Default: none.
     pub max_memory: Option<Size>,
-    /// Each call through the service's pipeline is cut after this. Default: none.
+    /// Each attempt through the service's pipeline is cut after this (a timeout is a failure
+    /// for its breaker, and is retried). Default: `retry.attemptTimeoutMs`.
     pub timeout_ms: Option<u64>,
     /// Calls the service's pipeline runs at once (a bulkhead). Default: no limit.
     pub max_concurrent_calls: Option<u32>,
