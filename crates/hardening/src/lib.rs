@@ -134,6 +134,9 @@ pub use hardening_resources as resources;
 #[doc(inline)]
 pub use hardening_metrics_store as metrics_store;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod admin;
 mod assemble;
 #[cfg(feature = "error-recovery")]
 mod clock;
@@ -142,6 +145,7 @@ mod error;
 mod event;
 #[cfg(feature = "error-recovery")]
 mod service;
+mod status;
 mod system;
 
 pub use error::{ConfigError, ConfigErrors};
@@ -149,6 +153,9 @@ pub use event::HardeningEvent;
 #[cfg(feature = "error-recovery")]
 #[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
 pub use service::{Condition, ServiceHealth};
+pub use status::{
+    BreakerView, PoolView, RecoveriesView, RecoveryView, ResourcesView, ServiceView, StatusReport,
+};
 #[cfg(feature = "error-recovery")]
 #[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
 pub use system::ServiceCallError;

@@ -307,6 +307,8 @@ struct Inner {
     resources: Option<crate::resources::ResourceManager<Resource>>,
     #[cfg(feature = "metrics-store")]
     store: Option<Arc<crate::metrics_store::StoreRecorder>>,
+    #[cfg(feature = "http")]
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -337,7 +339,7 @@ pub struct HardeningBuilder {
     alerts: Option<crate::health::alert::AlertManagerBuilder>,
     #[cfg(feature = "resource-management")]
     resources: Vec<(String, crate::resources::NewResource<Resource>)>,
-    #[cfg(feature = "metrics-store")]
+    #[cfg(any(feature = "metrics-store", feature = "http"))]
     install_recorder: bool,
 }
 
@@ -366,7 +368,7 @@ impl Hardening {
             alerts: None,
             #[cfg(feature = "resource-management")]
             resources: Vec::new(),
-            #[cfg(feature = "metrics-store")]
+            #[cfg(any(feature = "metrics-store", feature = "http"))]
             install_recorder: true,
         }
     }
@@ -442,6 +444,40 @@ impl Hardening {
                 Ok(task) => tasks.push(task),
                 Err(e) => return Err(HardeningError::Start(e.to_string())),
             }
+        }
+        #[cfg(feature = "http")]
+        {
+            // Without its own HTTP listener the Prometheus recorder needs its upkeep run (it
+            // drains histogram buckets).
+            let handle = self.inner.prometheus.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    handle.run_upkeep();
+                }
+            }));
+        }
+        #[cfg(all(feature = "metrics-store", feature = "error-recovery"))]
+        if self.inner.store.is_some() {
+            // Breaker counters batch per thread; publish them as often as the store samples,
+            // so that history sees every call.
+            let breakers: Vec<Breaker> = self
+                .inner
+                .services
+                .values()
+                .map(|e| e.breaker.clone())
+                .collect();
+            let every = Duration::from_millis(self.inner.config.metrics_store.sample_interval_ms);
+            tasks.push(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    for breaker in &breakers {
+                        breaker.flush_metrics();
+                    }
+                }
+            }));
         }
         lock(&self.inner.tasks).extend(tasks);
         self.emit(HardeningEvent::Initialized);
@@ -631,11 +667,12 @@ impl HardeningBuilder {
         self
     }
 
-    /// Whether [`build`](Self::build) installs the metrics store as the process's global
-    /// `metrics` recorder (default true; a process has one, so a second system, or a test
-    /// that runs several, turns this off).
-    #[cfg(feature = "metrics-store")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "metrics-store")))]
+    /// Whether [`build`](Self::build) installs the process's global `metrics` recorder: the
+    /// metrics store (fanning out to Prometheus with `http`), or Prometheus's alone. Default
+    /// true; a process has one, so a second system, or a test that runs several, turns this
+    /// off.
+    #[cfg(any(feature = "metrics-store", feature = "http"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "metrics-store", feature = "http"))))]
     pub fn install_metrics_recorder(mut self, install: bool) -> Self {
         self.install_recorder = install;
         self
@@ -693,12 +730,8 @@ impl HardeningBuilder {
         #[cfg(feature = "error-recovery")]
         let (failures, failures_rx) = mpsc::unbounded_channel();
 
-        #[cfg(feature = "metrics-store")]
-        let store = if config.enable_metrics_store {
-            metrics_part::build(&config, self.install_recorder, &mut errors)
-        } else {
-            None
-        };
+        #[cfg(any(feature = "metrics-store", feature = "http"))]
+        let recorders = metrics_part::build(&config, self.install_recorder, &mut errors);
 
         #[cfg(feature = "error-recovery")]
         let recovery =
@@ -749,7 +782,9 @@ impl HardeningBuilder {
                 #[cfg(feature = "resource-management")]
                 resources,
                 #[cfg(feature = "metrics-store")]
-                store,
+                store: recorders.store,
+                #[cfg(feature = "http")]
+                prometheus: recorders.prometheus,
                 config,
                 events,
                 phase: Mutex::new(Phase::Built),
@@ -1722,16 +1757,99 @@ impl Hardening {
     }
 }
 
-#[cfg(feature = "metrics-store")]
+#[cfg(feature = "http")]
+impl Hardening {
+    /// The Prometheus recorder's handle: what `/metrics` renders.
+    pub(crate) fn prometheus(&self) -> Option<&metrics_exporter_prometheus::PrometheusHandle> {
+        Some(&self.inner.prometheus)
+    }
+}
+
+/// The `metrics` recorders: the store keeps history and fans out to Prometheus, which
+/// renders `/metrics`; either alone when the other is off.
+#[cfg(any(feature = "metrics-store", feature = "http"))]
 mod metrics_part {
     use super::*;
-    use crate::metrics_store::StoreRecorder;
+
+    pub(super) struct Recorders {
+        #[cfg(feature = "metrics-store")]
+        pub(super) store: Option<Arc<crate::metrics_store::StoreRecorder>>,
+        #[cfg(feature = "http")]
+        pub(super) prometheus: metrics_exporter_prometheus::PrometheusHandle,
+    }
 
     pub(super) fn build(
         config: &SystemHardeningConfig,
         install: bool,
         errors: &mut Vec<ConfigError>,
-    ) -> Option<Arc<StoreRecorder>> {
+    ) -> Recorders {
+        #[cfg(feature = "http")]
+        let mut prometheus =
+            Some(metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder());
+        #[cfg(feature = "http")]
+        let handle = prometheus.as_ref().map(|p| p.handle());
+        #[cfg(feature = "metrics-store")]
+        let store = if config.enable_metrics_store {
+            store(config, errors).map(|store| {
+                #[cfg(feature = "http")]
+                let store = match prometheus.take() {
+                    Some(downstream) => store.with_downstream(downstream),
+                    None => store,
+                };
+                Arc::new(store)
+            })
+        } else {
+            None
+        };
+        if install {
+            let installed = {
+                #[cfg(feature = "metrics-store")]
+                let installed = store
+                    .as_ref()
+                    .map(|store| metrics::set_global_recorder(Arc::clone(store)).is_ok());
+                #[cfg(not(feature = "metrics-store"))]
+                let installed: Option<bool> = None;
+                #[cfg(feature = "http")]
+                let installed = installed.or_else(|| {
+                    prometheus
+                        .take()
+                        .map(|p| metrics::set_global_recorder(p).is_ok())
+                });
+                installed
+            };
+            if installed == Some(false) {
+                let field = if config.enable_metrics_store && cfg!(feature = "metrics-store") {
+                    "enableMetricsStore"
+                } else {
+                    "(metrics recorder)"
+                };
+                errors.push(ConfigError::new(
+                    field,
+                    "a second global `metrics` recorder",
+                    "no other `metrics` recorder installed in this process (a process has one \
+                     global recorder; HardeningBuilder::install_metrics_recorder(false) keeps \
+                     the store and /metrics without installing them)",
+                ));
+            }
+        }
+        Recorders {
+            #[cfg(feature = "metrics-store")]
+            store,
+            #[cfg(feature = "http")]
+            prometheus: match handle {
+                Some(handle) => handle,
+                None => metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .build_recorder()
+                    .handle(),
+            },
+        }
+    }
+
+    #[cfg(feature = "metrics-store")]
+    fn store(
+        config: &SystemHardeningConfig,
+        errors: &mut Vec<ConfigError>,
+    ) -> Option<crate::metrics_store::StoreRecorder> {
         let retention = match crate::assemble::retention(&config.metrics_store) {
             Ok(r) => r,
             Err(e) => {
@@ -1739,27 +1857,17 @@ mod metrics_part {
                 return None;
             }
         };
-        let recorder = match StoreRecorder::new(retention) {
-            Ok(r) => Arc::new(r),
+        match crate::metrics_store::StoreRecorder::new(retention) {
+            Ok(r) => Some(r),
             Err(e) => {
                 errors.push(ConfigError::new(
                     "metricsStore",
                     e.value().to_string(),
                     e.expected().to_string(),
                 ));
-                return None;
+                None
             }
-        };
-        if install && metrics::set_global_recorder(Arc::clone(&recorder)).is_err() {
-            errors.push(ConfigError::new(
-                "enableMetricsStore",
-                true,
-                "false, or no other `metrics` recorder installed in this process (a process \
-                 has one global recorder; HardeningBuilder::install_metrics_recorder(false) \
-                 keeps the store without installing it)",
-            ));
         }
-        Some(recorder)
     }
 }
 

@@ -9,6 +9,14 @@
 use hardening::config::{Format, SystemHardeningConfig};
 use hardening::{Hardening, HardeningEvent};
 
+/// A builder that leaves the process's `metrics` recorder alone: the tests build many systems.
+fn builder(config: SystemHardeningConfig) -> hardening::HardeningBuilder {
+    let builder = Hardening::builder(config);
+    #[cfg(any(feature = "metrics-store", feature = "http"))]
+    let builder = builder.install_metrics_recorder(false);
+    builder
+}
+
 /// Everything off, so each test switches on what it looks at.
 fn nothing() -> SystemHardeningConfig {
     SystemHardeningConfig {
@@ -61,12 +69,7 @@ fn a_switch_whose_feature_is_compiled_out_is_an_error_naming_both() {
             enable_metrics_store: switch == "enableMetricsStore",
             ..config
         };
-        let built = {
-            let builder = Hardening::builder(config);
-            #[cfg(feature = "metrics-store")]
-            let builder = builder.install_metrics_recorder(false);
-            builder.build()
-        };
+        let built = builder(config).build();
         match built {
             Ok(_) => assert!(compiled, "{switch} accepted without `{feature}`"),
             Err(errors) => {
@@ -89,15 +92,12 @@ fn the_defaults_switch_on_what_is_compiled_in_and_build() {
         config.enable_error_recovery,
         cfg!(feature = "error-recovery")
     );
-    let builder = Hardening::builder(config);
-    #[cfg(feature = "metrics-store")]
-    let builder = builder.install_metrics_recorder(false);
-    assert!(builder.build().is_ok());
+    assert!(builder(config).build().is_ok());
 }
 
 #[tokio::test(start_paused = true)]
 async fn initialize_and_shutdown_say_so_and_shutdown_is_idempotent() {
-    let hardening = Hardening::builder(nothing()).build().unwrap();
+    let hardening = builder(nothing()).build().unwrap();
     let mut events = hardening.subscribe();
     hardening.initialize().await.unwrap();
     hardening.initialize().await.unwrap();
@@ -133,7 +133,7 @@ mod resources {
             enable_resource_management: true,
             ..nothing()
         };
-        let hardening = Hardening::builder(config)
+        let hardening = builder(config)
             .resource("cpu", core(0))
             .resource("cpu", core(1))
             .build()
@@ -166,7 +166,7 @@ mod resources {
 
     #[tokio::test]
     async fn a_part_switched_off_says_which_switch_turns_it_on() {
-        let hardening = Hardening::builder(nothing()).build().unwrap();
+        let hardening = builder(nothing()).build().unwrap();
         let err = hardening.resource_stats().unwrap_err();
         assert!(
             err.to_string().contains("enableResourceManagement"),
@@ -189,10 +189,7 @@ mod resources {
             ..config
         };
         let big = core(0).memory(hardening::resources::ByteSize::new(2_000_000_000));
-        let errors = Hardening::builder(config)
-            .resource("cpu", big)
-            .build()
-            .unwrap_err();
+        let errors = builder(config).resource("cpu", big).build().unwrap_err();
         assert_eq!(
             errors.iter().map(|e| e.field()).collect::<Vec<_>>(),
             ["resources.pools.cpu"],
@@ -212,7 +209,7 @@ mod health {
             enable_health_monitoring: true,
             ..nothing()
         };
-        let hardening = Hardening::builder(config)
+        let hardening = builder(config)
             .health_check(
                 "queue:depth",
                 hardening::health::check_fn(|| async {
@@ -290,7 +287,7 @@ recovery: {ladder: {hard: [reinitialize], emergency: []}}
             Format::Yaml,
         )
         .unwrap();
-        let hardening = Hardening::builder(config)
+        let hardening = builder(config)
             .service("audio-processing", Lost)
             .build()
             .unwrap();
@@ -357,7 +354,7 @@ resources: {emergencyMinPriority: 5}
             Format::Yaml,
         )
         .unwrap();
-        let hardening = Hardening::builder(config).build().unwrap();
+        let hardening = builder(config).build().unwrap();
         let mut events = hardening.subscribe();
         hardening.initialize().await.unwrap();
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -400,7 +397,7 @@ mod store {
             ..nothing()
         };
         config.metrics_store.sample_interval_ms = 1000;
-        let hardening = Hardening::builder(config)
+        let hardening = builder(config)
             .install_metrics_recorder(false)
             .build()
             .unwrap();

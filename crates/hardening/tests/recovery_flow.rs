@@ -114,6 +114,14 @@ recovery:
     .unwrap()
 }
 
+/// A builder that leaves the process's `metrics` recorder alone: the tests build many systems.
+fn builder(config: SystemHardeningConfig) -> hardening::HardeningBuilder {
+    let builder = Hardening::builder(config);
+    #[cfg(any(feature = "metrics-store", feature = "http"))]
+    let builder = builder.install_metrics_recorder(false);
+    builder
+}
+
 async fn drain(events: &mut broadcast::Receiver<HardeningEvent>) -> Vec<HardeningEvent> {
     // Let every spawned task run to a standstill first.
     for _ in 0..16 {
@@ -137,7 +145,7 @@ fn breaker_change(service: &str, from: State, to: State) -> HardeningEvent {
 #[tokio::test(start_paused = true)]
 async fn a_failing_service_is_isolated_recovered_and_let_back_in() {
     let service = Inference::mendable();
-    let hardening = Hardening::builder(config())
+    let hardening = builder(config())
         .service_arc("model-inference", service.clone())
         .build()
         .unwrap();
@@ -239,7 +247,7 @@ async fn a_failing_service_is_isolated_recovered_and_let_back_in() {
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_ladder_is_a_recovery_failure_event() {
     let service = Arc::new(Inference::default());
-    let hardening = Hardening::builder(config())
+    let hardening = builder(config())
         .service_arc("model-inference", service.clone())
         .build()
         .unwrap();
@@ -282,7 +290,7 @@ async fn an_exhausted_ladder_is_a_recovery_failure_event() {
 
 #[tokio::test(start_paused = true)]
 async fn only_services_named_recoverable_are_recovered() {
-    let hardening = Hardening::builder(config())
+    let hardening = builder(config())
         .service_arc("model-inference", Inference::mendable())
         .service_arc("audio-processing", Inference::mendable())
         .build()
@@ -330,7 +338,7 @@ async fn every_setting_that_cannot_work_is_reported_when_the_system_is_built() {
     config
         .services
         .insert("vision".into(), config.service("vision"));
-    let errors = Hardening::builder(config)
+    let errors = builder(config)
         .service_arc("model-inference", Inference::mendable())
         .service_arc("model-inference", Inference::mendable())
         .build()
@@ -348,7 +356,7 @@ async fn every_setting_that_cannot_work_is_reported_when_the_system_is_built() {
 
 #[test]
 fn a_recovery_before_initialize_is_refused() {
-    let hardening = Hardening::builder(config())
+    let hardening = builder(config())
         .service_arc("model-inference", Inference::mendable())
         .build()
         .unwrap();
@@ -366,7 +374,7 @@ async fn the_attempt_timeout_is_the_pipelines_timeout_inside_the_breaker() {
     config.retry.max_attempts = 2;
     config.retry.budget_enabled = false;
     config.retry.attempt_timeout_ms = Some(500);
-    let hardening = Hardening::builder(config)
+    let hardening = builder(config)
         .service_arc("model-inference", Inference::mendable())
         .build()
         .unwrap();

@@ -95,12 +95,8 @@ impl HealthRoutes {
 
     /// Authorizes callers that send `Authorization: Bearer <token>`.
     pub fn bearer_token(self, token: impl Into<String>) -> Self {
-        let expected = format!("Bearer {}", token.into());
-        self.authorize(move |headers| {
-            headers
-                .get(header::AUTHORIZATION)
-                .is_some_and(|value| constant_time_eq(value.as_bytes(), expected.as_bytes()))
-        })
+        let token = BearerToken::new(token);
+        self.authorize(move |headers| token.check(headers) == TokenCheck::Valid)
     }
 
     /// The router; merge or nest it into your application's.
@@ -145,6 +141,71 @@ impl HealthRoutes {
     }
 }
 
+/// A bearer token that requests must carry (`Authorization: Bearer <token>`), compared in
+/// constant time so that response timing does not tell how much of a guess was right.
+///
+/// ```
+/// use axum::http::{HeaderMap, HeaderValue, header};
+/// use hardening_health::axum::{BearerToken, TokenCheck};
+///
+/// let token = BearerToken::new("0123456789abcdef");
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(token.check(&headers), TokenCheck::Missing);
+/// headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer guess"));
+/// assert_eq!(token.check(&headers), TokenCheck::Wrong);
+/// headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer 0123456789abcdef"));
+/// assert_eq!(token.check(&headers), TokenCheck::Valid);
+/// ```
+#[derive(Clone)]
+pub struct BearerToken {
+    token: Arc<[u8]>,
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+/// What a request's credentials are worth against a [`BearerToken`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// No `Authorization: Bearer …` header: answer 401.
+    Missing,
+    /// A bearer token, not the right one: answer 403.
+    Wrong,
+    /// The right token.
+    Valid,
+}
+
+impl BearerToken {
+    /// The token requests must carry.
+    pub fn new(token: impl Into<String>) -> Self {
+        BearerToken {
+            token: token.into().into_bytes().into(),
+        }
+    }
+
+    /// Checks a request's `Authorization` header (the scheme is case-insensitive, as HTTP
+    /// says).
+    pub fn check(&self, headers: &HeaderMap) -> TokenCheck {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return TokenCheck::Missing;
+        };
+        let value = value.as_bytes();
+        let scheme = b"bearer ";
+        if value.len() < scheme.len() || !value[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return TokenCheck::Missing;
+        }
+        if constant_time_eq(&value[scheme.len()..], &self.token) {
+            TokenCheck::Valid
+        } else {
+            TokenCheck::Wrong
+        }
+    }
+}
+
+/// Equality whose time depends on the lengths only, never on where the bytes differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -8,55 +8,14 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hardening_health::axum::HealthRoutes;
 use hardening_health::{CheckOptions, DetailsPolicy, Group, Health, HealthJson, HealthMonitor};
-use serde_json::Value;
 use support::{Script, Step, every};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// One HTTP/1.1 GET with `Connection: close`, read to the end.
-async fn get(address: SocketAddr, path: &str, token: Option<&str>) -> Answer {
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
-        .await
-        .expect("the server answers")
-        .unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap()[9..12].parse().unwrap();
-    let content_type = lines
-        .filter_map(|l| l.split_once(": "))
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default();
-    Answer {
-        status,
-        content_type,
-        body: body.to_string(),
-    }
-}
+use hardening_testkit::http::get;
 
 /// Waits (in real time; the runs take microseconds) until every check has run once.
 async fn all_ran(monitor: &HealthMonitor) {
@@ -107,7 +66,10 @@ async fn probes_answer_with_health_json_and_the_right_status_codes() {
     // Anonymous callers see the status alone.
     let overall = get(address, "/health", None).await;
     assert_eq!(overall.status, 503, "payments:api is critical and failing");
-    assert_eq!(overall.content_type, "application/health+json");
+    assert_eq!(
+        overall.header("content-type"),
+        Some("application/health+json")
+    );
     assert_eq!(overall.body, r#"{"status":"fail"}"#);
     let live = get(address, "/health/live", None).await;
     assert_eq!(

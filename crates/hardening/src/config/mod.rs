@@ -111,6 +111,8 @@ pub struct SystemHardeningConfig {
     pub metrics_store: MetricsStoreSettings,
     /// Per-service settings, by service name.
     pub services: BTreeMap<String, ServiceSettings>,
+    /// The admin endpoint (the `http` feature).
+    pub admin: AdminSettings,
 }
 
 impl Default for SystemHardeningConfig {
@@ -134,9 +136,49 @@ impl Default for SystemHardeningConfig {
             resources: ResourceSettings::default(),
             metrics_store: MetricsStoreSettings::default(),
             services: BTreeMap::new(),
+            admin: AdminSettings::default(),
         }
     }
 }
+
+/// The admin endpoint's settings: where it listens and the token its actions need.
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSettings {
+    /// The address to listen on. Default `127.0.0.1:9090`: loopback, so that only this host
+    /// reaches it unless you choose otherwise.
+    pub address: String,
+    /// The bearer token that operator actions (and health details) need; at least 16
+    /// characters. Without one every action is refused. Set it from the environment
+    /// (`HARDENING_ADMIN__TOKEN`) rather than a file. Never serialized.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+    /// The largest request body accepted. Default 65536.
+    pub max_body_bytes: u32,
+}
+
+impl fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            address: "127.0.0.1:9090".to_string(),
+            token: None,
+            max_body_bytes: 65_536,
+        }
+    }
+}
+
+/// The shortest admin token accepted: guessing 16 random characters is out of reach.
+pub const MIN_TOKEN_LENGTH: usize = 16;
 
 /// Health check settings: the defaults every check runs with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -872,6 +914,7 @@ fn read_config(root: &mut Section<'_>) -> SystemHardeningConfig {
         ),
     );
     let metrics_store = read_metrics_store(&mut root.section("metricsStore"));
+    let admin = read_admin(&mut root.section("admin"));
     let services = root
         .entries("services")
         .into_iter()
@@ -900,6 +943,34 @@ fn read_config(root: &mut Section<'_>) -> SystemHardeningConfig {
         resources,
         metrics_store,
         services,
+        admin,
+    }
+}
+
+fn read_admin(s: &mut Section<'_>) -> AdminSettings {
+    let d = AdminSettings::default();
+    let address = s.text("address").unwrap_or(d.address);
+    if address.parse::<std::net::SocketAddr>().is_err() {
+        s.push_error(ConfigError::new(
+            read::join(s.path(), "address"),
+            format!("{address:?}"),
+            "an IP address and port, e.g. \"127.0.0.1:9090\" or \"[::1]:9090\"",
+        ));
+    }
+    let token = s.text("token");
+    if let Some(token) = &token
+        && token.chars().count() < MIN_TOKEN_LENGTH
+    {
+        s.push_error(ConfigError::new(
+            read::join(s.path(), "token"),
+            format!("a token of {} characters", token.chars().count()),
+            format!("at least {MIN_TOKEN_LENGTH} characters"),
+        ));
+    }
+    AdminSettings {
+        address,
+        token,
+        max_body_bytes: s.count("maxBodyBytes", d.max_body_bytes, 1),
     }
 }
 

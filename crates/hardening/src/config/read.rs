@@ -114,11 +114,6 @@ impl<'a> Section<'a> {
         self.cx.push(ConfigError::new(path, shown, expected));
     }
 
-    /// A text value: a string from a file or from the environment.
-    fn text(value: &Value) -> Option<&str> {
-        value.as_str()
-    }
-
     pub(crate) fn bool(&mut self, key: &'static str, default: bool) -> bool {
         let Some(value) = self.raw(key) else {
             return default;
@@ -240,6 +235,18 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A string.
+    pub(crate) fn text(&mut self, key: &'static str) -> Option<String> {
+        let value = self.raw(key)?;
+        match value {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.fail(key, other, "a string");
+                None
+            }
+        }
+    }
+
     /// A list of names: a sequence of strings, or (from the environment) one comma-separated
     /// string.
     pub(crate) fn names(&mut self, key: &'static str) -> Vec<String> {
@@ -249,7 +256,7 @@ impl<'a> Section<'a> {
         let names: Option<Vec<String>> = match value {
             Value::Array(items) => items
                 .iter()
-                .map(|item| Self::text(item).map(str::to_string))
+                .map(|item| item.as_str().map(str::to_string))
                 .collect(),
             Value::String(s) => Some(
                 s.split(',')
@@ -283,7 +290,7 @@ impl<'a> Section<'a> {
         let Some(value) = self.raw(key) else {
             return default;
         };
-        let found = Self::text(value).and_then(|text| {
+        let found = value.as_str().and_then(|text| {
             choices
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(text.trim()))

@@ -453,6 +453,7 @@ fn the_configuration_reference_lists_every_key_and_its_variable() {
         "systemHardening.performanceMonitoring",
         "systemHardening.errorRecovery",
         "systemHardening.resourceManagement",
+        "admin",
     ];
     // A service's breaker takes the `breaker` section's keys, documented once.
     let per_service_breaker = "services.<name>.breaker.";
