@@ -168,17 +168,20 @@ pub(crate) struct Blocks<B> {
     closed: VecDeque<Arc<B>>,
     /// What the closed blocks take; they never change once closed, so this is kept, not summed.
     closed_bytes: usize,
-    open: B,
+    /// Shared too: a query takes it by reference count, and an append while a query still
+    /// holds it copies it first (copy on write), so the copy is the writer's, made only then,
+    /// and never under a query's hold on the store.
+    open: Arc<B>,
 }
 
 impl<B: Block> Blocks<B> {
     /// Appends an item; returns the block it closed, if it filled one.
     pub(crate) fn push(&mut self, item: B::Item, per_block: usize) -> Option<Arc<B>> {
-        self.open.push(item);
+        Arc::make_mut(&mut self.open).push(item);
         if self.open.len() < per_block.max(1) {
             return None;
         }
-        let mut full = std::mem::take(&mut self.open);
+        let mut full = Arc::unwrap_or_clone(std::mem::take(&mut self.open));
         full.seal();
         self.closed_bytes += full.memory_bytes();
         let full = Arc::new(full);
@@ -191,7 +194,7 @@ impl<B: Block> Blocks<B> {
         if self.open.len() == 0 {
             return None;
         }
-        let mut open = std::mem::take(&mut self.open);
+        let mut open = Arc::unwrap_or_clone(std::mem::take(&mut self.open));
         open.seal();
         self.closed_bytes += open.memory_bytes();
         let open = Arc::new(open);
@@ -232,8 +235,8 @@ impl<B: Block> Blocks<B> {
         Some(bytes)
     }
 
-    /// The blocks that may hold items in `from..=to`: closed ones by reference, the open one
-    /// copied. Cheap enough to take under a lock: no item is decoded.
+    /// The blocks that may hold items in `from..=to`, by reference (the open one too). Cheap
+    /// enough to take under a lock: no item is decoded or copied.
     pub(crate) fn view(&self, from: i64, to: i64) -> Vec<Arc<B>> {
         let overlaps = |b: &B| {
             b.time_range()
@@ -246,7 +249,7 @@ impl<B: Block> Blocks<B> {
             .cloned()
             .collect();
         if overlaps(&self.open) {
-            out.push(Arc::new(self.open.clone()));
+            out.push(Arc::clone(&self.open));
         }
         out
     }
@@ -269,7 +272,7 @@ impl<B: Block> Blocks<B> {
         };
         let mut out: Vec<Arc<B>> = self.closed.iter().filter(|b| wanted(b)).cloned().collect();
         if wanted(&self.open) {
-            out.push(Arc::new(self.open.clone()));
+            out.push(Arc::clone(&self.open));
         }
         out
     }
@@ -279,7 +282,7 @@ impl<B: Block> Blocks<B> {
         self.closed
             .iter()
             .map(|b| &**b)
-            .chain(std::iter::once(&self.open))
+            .chain(std::iter::once(&*self.open))
     }
 
     /// The earliest timestamp held, closed or open.
