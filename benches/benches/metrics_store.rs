@@ -5,7 +5,8 @@
 //!   timestamps, so both get seconds here; `--example compression` measures our bytes per
 //!   sample on millisecond timestamps.
 //! - Recording: `counter!(…).increment(1)` through our recorder (which fans out to
-//!   `metrics-exporter-prometheus`'s) beside the Prometheus recorder alone.
+//!   `metrics-exporter-prometheus`'s) beside the Prometheus recorder alone; the same with the
+//!   handle kept; a histogram record, from one thread and from two at once.
 //! - A one-day query at 10 s resolution: no crate does in-process compressed queries to
 //!   compare with, so the reference is the same answer from a plain `Vec` of uncompressed
 //!   samples, which shows what the compression costs a reader.
@@ -18,6 +19,7 @@
 )]
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hardening_benches::{Shape, series};
@@ -125,6 +127,45 @@ fn record(c: &mut Criterion) {
         b.iter(|| histogram.record(black_box(0.0123)))
     });
     group.finish();
+
+    // Two threads (the cores of the bench machine) recording into one histogram at once: what
+    // sharding the sketch is for. The time is per record of one thread (each records `iters`
+    // values), thread start included. Prometheus keeps every value until its upkeep, which
+    // runs between batches, untimed.
+    let mut group = c.benchmark_group("recorder_histogram_record_2_threads");
+    let ours = StoreRecorder::new(Retention::default()).expect("default retention");
+    let histogram = metrics::with_local_recorder(&ours, || metrics::histogram!("latency_seconds"));
+    group.bench_function("hardening", |b| {
+        b.iter_custom(|iters| record_from_threads(&histogram, iters))
+    });
+    let prometheus = PrometheusBuilder::new().build_recorder();
+    let handle = prometheus.handle();
+    let histogram =
+        metrics::with_local_recorder(&prometheus, || metrics::histogram!("latency_seconds"));
+    group.bench_function("prometheus", |b| {
+        b.iter_custom(|iters| {
+            let took = record_from_threads(&histogram, iters);
+            handle.run_upkeep();
+            took
+        })
+    });
+    group.finish();
+}
+
+const THREADS: usize = 2;
+
+fn record_from_threads(histogram: &metrics::Histogram, iters: u64) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                for _ in 0..iters {
+                    histogram.record(black_box(0.0123));
+                }
+            });
+        }
+    });
+    start.elapsed()
 }
 
 /// One day of a busy counter every 10 s: 8,640 samples.

@@ -5,7 +5,7 @@
 //! [`Recovered`] chunks, reporting each stretch it could not read as a [`Corruption`] and
 //! keeping everything else; [`ChunkLog::append`] then writes each closed chunk as one record.
 //! This module is private: these docs are for readers of the source; users read
-//! [`ChunkLog`]'s docs and `docs/metrics-store-persistence.md`.
+//! [`ChunkLog`]'s docs and the "Persistence" section of `docs/metrics-store.md`.
 //!
 //! # Files
 //!
