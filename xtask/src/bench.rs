@@ -32,6 +32,9 @@ const REPORT: &str = "docs/benchmarks.md";
 /// last line. `cargo xtask bench` runs them after the criterion benches when no filter is given,
 /// keeps their output in `target/measurements/<example>.json`, and reports them.
 const MEASUREMENTS: &[(&str, &str, &[&str])] = &[
+    // Keep-alive HTTP load on the admin endpoint's /health and /metrics, 10 s each, against
+    // the status_page_server example running as a child process.
+    ("hardening-benches", "admin_load", &["10"]),
     ("hardening-benches", "compression", &[]),
     ("hardening-perf", "monitor_cost", &["60"]),
 ];
