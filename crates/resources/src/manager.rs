@@ -880,7 +880,9 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
     }
 
     /// Runs [`maintain`](Self::maintain) every `every` on the current tokio runtime until the
-    /// returned handle is aborted or the manager is shut down.
+    /// returned handle is aborted or the manager is shut down. With the `metrics` feature,
+    /// each pass also publishes the pools' [`stats`](Self::stats), so the gauges stay current
+    /// when nothing else reads them.
     pub fn spawn_maintenance(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let manager = self.clone();
         tokio::spawn(async move {
@@ -892,6 +894,8 @@ impl<R: Send + Sync + 'static> ResourceManager<R> {
                     break;
                 }
                 manager.maintain();
+                #[cfg(feature = "metrics")]
+                manager.stats();
             }
         })
     }
