@@ -397,3 +397,25 @@ async fn the_attempt_timeout_is_the_pipelines_timeout_inside_the_breaker() {
     let metrics = hardening.breaker("model-inference").unwrap().metrics();
     assert_eq!(metrics.failed_calls, 2, "{metrics:?}");
 }
+
+/// A call through the facade can run in a spawned task (its future is `Send`), as it must in
+/// an axum handler or a worker pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_can_be_spawned() {
+    let service = Inference::mendable();
+    let hardening = builder(config())
+        .service_arc("model-inference", service.clone())
+        .build()
+        .unwrap();
+    hardening.initialize().await.unwrap();
+    let spawned = tokio::spawn({
+        let hardening = hardening.clone();
+        async move {
+            hardening
+                .call("model-inference", async move || service.infer(21).await)
+                .await
+        }
+    });
+    assert_eq!(spawned.await.unwrap().unwrap(), 42);
+    hardening.shutdown().await;
+}
