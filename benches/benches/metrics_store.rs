@@ -129,13 +129,28 @@ fn record(c: &mut Criterion) {
     group.finish();
 
     // Two threads (the cores of the bench machine) recording into one histogram at once: what
-    // sharding the sketch is for. The time is per record of one thread (each records `iters`
-    // values), thread start included. Prometheus keeps every value until its upkeep, which
-    // runs between batches, untimed.
+    // sharding the sketch is for. Ours fans out to Prometheus, as above, and is also measured
+    // alone (`hardening_store_only`): the part sharding changes. The time is per record of
+    // one thread (each records `iters` values), thread start included. Prometheus keeps every
+    // value until its upkeep, which runs between batches, untimed, in both.
     let mut group = c.benchmark_group("recorder_histogram_record_2_threads");
-    let ours = StoreRecorder::new(Retention::default()).expect("default retention");
+    let downstream = PrometheusBuilder::new().build_recorder();
+    let downstream_handle = downstream.handle();
+    let ours = StoreRecorder::new(Retention::default())
+        .expect("default retention")
+        .with_downstream(downstream);
     let histogram = metrics::with_local_recorder(&ours, || metrics::histogram!("latency_seconds"));
     group.bench_function("hardening", |b| {
+        b.iter_custom(|iters| {
+            let took = record_from_threads(&histogram, iters);
+            downstream_handle.run_upkeep();
+            took
+        })
+    });
+    // Our part alone: the store's recorder with no downstream.
+    let alone = StoreRecorder::new(Retention::default()).expect("default retention");
+    let histogram = metrics::with_local_recorder(&alone, || metrics::histogram!("latency_seconds"));
+    group.bench_function("hardening_store_only", |b| {
         b.iter_custom(|iters| record_from_threads(&histogram, iters))
     });
     let prometheus = PrometheusBuilder::new().build_recorder();
