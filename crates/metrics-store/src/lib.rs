@@ -78,3 +78,8 @@ pub use query::{
 pub use recorder::StoreRecorder;
 pub use sketch::{RELATIVE_ERROR, Sketch};
 pub use store::{Dropped, MAX_TIERS, Retention, SeriesKey, Stats, Store, Tier};
+
+/// The guide, `docs/metrics-store.md`: its code blocks run as doctests, so they stay correct.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../../../docs/metrics-store.md")]
+pub struct GuideDoctests;
