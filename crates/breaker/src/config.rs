@@ -1,6 +1,5 @@
 //! Breaker settings, validated once when they are built.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::backoff::OpenDuration;
@@ -335,63 +334,19 @@ fn check_percent(field: &'static str, value: f64) -> Result<(), ConfigError> {
 ///     "sliding_window: Count(0) is not accepted; expected a count between 1 and 16777216 calls"
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: &'static str,
-    value: String,
-    expected: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: &'static str,
-        value: impl fmt::Display,
-        expected: impl Into<String>,
-    ) -> Self {
-        ConfigError {
-            field,
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    /// The setting's name, as in the builder method that sets it.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The value that was given, as text.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the setting accepts.
-    pub fn expected(&self) -> &str {
-        &self.expected
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} is not accepted; expected {}",
-            self.field, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
+#[doc(inline)]
+pub use hardening_core::ConfigError;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn field_of(builder: BreakerConfigBuilder) -> &'static str {
+    fn field_of(builder: BreakerConfigBuilder) -> String {
         builder
             .build()
             .expect_err("config should be refused")
             .field()
+            .to_string()
     }
 
     #[test]

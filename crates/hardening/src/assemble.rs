@@ -28,19 +28,13 @@ use crate::config::read::join;
 
 /// A crate's error under the config path `section`: its field mapped through `keys` (crate
 /// field, config key), or else turned to camel case.
-fn mapped(
-    section: &str,
-    keys: &[(&str, &str)],
-    field: &str,
-    value: &str,
-    expected: &str,
-) -> ConfigError {
+fn mapped(section: &str, keys: &[(&str, &str)], error: ConfigError) -> ConfigError {
     let key = keys
         .iter()
-        .find(|(crate_field, _)| *crate_field == field)
+        .find(|(crate_field, _)| *crate_field == error.field())
         .map(|(_, key)| (*key).to_string())
-        .unwrap_or_else(|| camel(field));
-    ConfigError::new(join(section, &key), value, expected.to_string())
+        .unwrap_or_else(|| camel(error.field()));
+    error.with_field(join(section, &key))
 }
 
 fn camel(field: &str) -> String {
@@ -151,7 +145,7 @@ mod recovery {
         }
         builder
             .build()
-            .map_err(|e| mapped(section, BREAKER_KEYS, e.field(), e.value(), e.expected()))
+            .map_err(|e| mapped(section, BREAKER_KEYS, e))
     }
 
     /// The retry stage of service `name`'s pipeline.
@@ -189,9 +183,7 @@ mod recovery {
                             ("budget.ratio", "budgetRatio"),
                             ("budget.min_per_sec", "budgetMinPerSecond"),
                         ],
-                        e.field(),
-                        e.value(),
-                        e.expected(),
+                        e,
                     )
                 })?;
             builder.budget(budget)
@@ -207,9 +199,7 @@ mod recovery {
                     ("backoff.multiplier", "backoffMultiplier"),
                     ("backoff.max", "maxWaitDurationMs"),
                 ],
-                e.field(),
-                e.value(),
-                e.expected(),
+                e,
             )
         })
     }
@@ -254,7 +244,7 @@ mod recovery {
     }
 
     /// A recovery manager's own error, under `recovery`.
-    pub(crate) fn recovery_error(e: &crate::recovery::ConfigError) -> ConfigError {
+    pub(crate) fn recovery_error(e: ConfigError) -> ConfigError {
         mapped(
             "recovery",
             &[
@@ -268,9 +258,7 @@ mod recovery {
                 ("action_timeout", "actionTimeoutMs"),
                 ("history_capacity", "historyCapacity"),
             ],
-            e.field(),
-            e.value(),
-            e.expected(),
+            e,
         )
     }
 }
@@ -296,9 +284,7 @@ pub(crate) fn check_options(
                     ("failure_threshold", "failureThreshold"),
                     ("success_threshold", "successThreshold"),
                 ],
-                e.field(),
-                e.value(),
-                e.expected(),
+                e,
             )
         })
 }
@@ -340,7 +326,7 @@ pub(crate) fn monitor_config(
                 "performance.memoryDriftPercentPerHour",
             ),
         ];
-        mapped("", keys, e.field(), e.value(), e.expected())
+        mapped("", keys, e)
     })
 }
 
@@ -348,7 +334,7 @@ pub(crate) fn monitor_config(
 #[cfg(feature = "resource-management")]
 pub(crate) fn pool_config(
     s: &crate::config::PoolSettings,
-    top: Option<crate::config::Size>,
+    top: Option<crate::config::ByteSize>,
     section: &str,
 ) -> Result<crate::resources::PoolConfig, ConfigError> {
     use crate::resources::{ByteSize, PoolConfig};
@@ -376,9 +362,7 @@ pub(crate) fn pool_config(
                 ("request_timeout", "requestTimeoutMs"),
                 ("max_resource_memory", "maxResourceMemory"),
             ],
-            e.field(),
-            e.value(),
-            e.expected(),
+            e,
         )
     })
 }
@@ -402,9 +386,7 @@ pub(crate) fn retention(
                 ("max_bytes", "maxMemory"),
                 ("max_series", "maxSeries"),
             ],
-            e.field(),
-            e.value(),
-            e.expected(),
+            e,
         )
     })?;
     Ok(retention)

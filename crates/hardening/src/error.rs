@@ -1,57 +1,9 @@
 //! Errors in settings: one setting that cannot work, and every such setting found at once.
 
-use std::borrow::Cow;
 use std::fmt;
 
-/// A setting that cannot work: its path (as written in a config file, `breaker.slidingWindowSize`,
-/// or the name of the builder method), the value given and what is accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: Cow<'static, str>,
-    value: String,
-    expected: Cow<'static, str>,
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: impl Into<Cow<'static, str>>,
-        value: impl fmt::Display,
-        expected: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        ConfigError {
-            field: field.into(),
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    /// The setting's path, e.g. `healthCheckIntervalMs` or `services.audio-processing.maxMemory`.
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-
-    /// The value that was given, as text.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the setting accepts.
-    pub fn expected(&self) -> &str {
-        &self.expected
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} is not accepted; expected {}",
-            self.field, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
+#[doc(inline)]
+pub use hardening_core::ConfigError;
 
 /// Every setting found wrong in one pass, so a config file is fixed in one round.
 ///

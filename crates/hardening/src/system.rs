@@ -1088,7 +1088,7 @@ mod recovery_part {
             {
                 Ok(manager) => Some(manager),
                 Err(e) => {
-                    errors.push(assemble::recovery_error(&e));
+                    errors.push(assemble::recovery_error(e));
                     None
                 }
             }
@@ -1706,11 +1706,7 @@ mod resources_part {
         let manager = match builder.build() {
             Ok(m) => m,
             Err(e) => {
-                errors.push(ConfigError::new(
-                    "resources",
-                    e.value().to_string(),
-                    e.expected().to_string(),
-                ));
+                errors.push(e.within("resources"));
                 return None;
             }
         };
@@ -1860,11 +1856,7 @@ mod metrics_part {
         match crate::metrics_store::StoreRecorder::new(retention) {
             Ok(r) => Some(r),
             Err(e) => {
-                errors.push(ConfigError::new(
-                    "metricsStore",
-                    e.value().to_string(),
-                    e.expected().to_string(),
-                ));
+                errors.push(e.within("metricsStore"));
                 None
             }
         }

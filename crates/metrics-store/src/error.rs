@@ -12,53 +12,8 @@ use std::fmt;
 /// assert_eq!(err.field(), "chunk_samples");
 /// assert_eq!(err.to_string(), "chunk_samples: 0 is not accepted; expected 1 to 65536 samples");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: Cow<'static, str>,
-    value: String,
-    expected: Cow<'static, str>,
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: impl Into<Cow<'static, str>>,
-        value: impl fmt::Display,
-        expected: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        ConfigError {
-            field: field.into(),
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    /// The setting's name, with its path when it sits inside another (`tiers[1].resolution_ms`).
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-
-    /// The value that was given, as text.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the setting accepts.
-    pub fn expected(&self) -> &str {
-        &self.expected
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} is not accepted; expected {}",
-            self.field, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
+#[doc(inline)]
+pub use hardening_core::ConfigError;
 
 /// A query that cannot run, naming the part that is wrong and what is accepted there.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,5 @@
 //! The monitor's settings, validated when built.
 
-use std::fmt;
 use std::time::Duration;
 
 /// A limit that must hold for a while before it counts.
@@ -219,49 +218,8 @@ impl MonitorConfigBuilder {
 }
 
 /// A setting that cannot work, named with the value given and what is accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: &'static str,
-    value: String,
-    expected: String,
-}
-
-impl ConfigError {
-    fn new(field: &'static str, value: impl fmt::Display, expected: impl Into<String>) -> Self {
-        ConfigError {
-            field,
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    /// The setting's name, as in the builder method that sets it.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The value that was given, as text.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the setting accepts.
-    pub fn expected(&self) -> &str {
-        &self.expected
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} is not accepted; expected {}",
-            self.field, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
+#[doc(inline)]
+pub use hardening_core::ConfigError;
 
 #[cfg(test)]
 mod tests {
@@ -270,7 +228,7 @@ mod tests {
     #[test]
     fn bad_settings_name_their_field() {
         let b = MonitorConfig::builder;
-        let field = |r: Result<MonitorConfig, ConfigError>| r.unwrap_err().field();
+        let field = |r: Result<MonitorConfig, ConfigError>| r.unwrap_err().field().to_string();
         assert!(b().build().is_ok());
         assert_eq!(
             field(b().interval(Duration::from_millis(10)).build()),

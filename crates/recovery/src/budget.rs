@@ -621,25 +621,25 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_field() {
-        let field = |b: RetryBudgetBuilder| b.build().err().map(|e| e.field());
+        let field = |b: RetryBudgetBuilder| b.build().err().map(|e| e.field().to_string());
         assert_eq!(
-            field(RetryBudget::builder().ttl(Duration::ZERO)),
+            field(RetryBudget::builder().ttl(Duration::ZERO)).as_deref(),
             Some("budget.ttl")
         );
         assert_eq!(
-            field(RetryBudget::builder().ratio(-0.1)),
+            field(RetryBudget::builder().ratio(-0.1)).as_deref(),
             Some("budget.ratio")
         );
         assert_eq!(
-            field(RetryBudget::builder().ratio(f64::NAN)),
+            field(RetryBudget::builder().ratio(f64::NAN)).as_deref(),
             Some("budget.ratio")
         );
         assert_eq!(
-            field(RetryBudget::builder().ratio(0.0).min_per_sec(0)),
+            field(RetryBudget::builder().ratio(0.0).min_per_sec(0)).as_deref(),
             Some("budget.ratio")
         );
         assert_eq!(
-            field(RetryBudget::builder().min_per_sec(2_000_000)),
+            field(RetryBudget::builder().min_per_sec(2_000_000)).as_deref(),
             Some("budget.min_per_sec")
         );
     }

@@ -731,7 +731,7 @@ fn the_blocking_variant_ends_when_an_attempt_overruns_the_deadline() {
 
 #[test]
 fn the_builder_rejects_bad_settings_naming_the_field() {
-    let field = |b: hardening_recovery::RetryBuilder| b.build().unwrap_err().field();
+    let field = |b: hardening_recovery::RetryBuilder| b.build().unwrap_err().field().to_string();
     assert_eq!(field(Retry::builder("a").max_attempts(0)), "max_attempts");
     assert_eq!(
         field(Retry::builder("a").deadline(Duration::ZERO)),

@@ -633,6 +633,7 @@ fn the_builder_rejects_bad_settings_naming_the_field() {
             .build()
             .unwrap_err()
             .field()
+            .to_string()
     };
     assert_eq!(field(|b| b.ladder(Ladder::new())), "ladder");
     assert_eq!(

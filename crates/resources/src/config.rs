@@ -1,6 +1,5 @@
 //! Manager and pool settings, validated when built.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::ByteSize;
@@ -174,50 +173,5 @@ impl PoolConfigBuilder {
 }
 
 /// A setting that cannot work, named with the value given and what is accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: &'static str,
-    value: String,
-    expected: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: &'static str,
-        value: impl fmt::Display,
-        expected: impl Into<String>,
-    ) -> Self {
-        ConfigError {
-            field,
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    /// The setting's name.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The value that was given, as text.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the setting accepts.
-    pub fn expected(&self) -> &str {
-        &self.expected
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} is not accepted; expected {}",
-            self.field, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
+#[doc(inline)]
+pub use hardening_core::ConfigError;

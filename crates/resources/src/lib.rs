@@ -39,7 +39,6 @@ mod limits;
 mod manager;
 #[cfg(not(loom))]
 mod ratelimit;
-mod size;
 mod stats;
 mod sync;
 mod throttle;
@@ -110,8 +109,9 @@ pub mod loom_bulkhead {
 }
 
 pub use config::{ConfigError, ManagerConfig, PoolConfig, PoolConfigBuilder};
+#[doc(inline)]
+pub use hardening_core::{ByteSize, ParseSizeError};
 pub use manager::{AddError, Lease, ManagerBuilder, NewResource, ResourceFactory, ResourceManager};
-pub use size::{ByteSize, ParseSizeError};
 pub use stats::{PoolStats, WaitSummary};
 pub use types::{
     Metadata, ReleaseError, RequestError, Requirements, ResourceEvent, ResourceId, ResourceInfo,

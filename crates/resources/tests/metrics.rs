@@ -78,7 +78,10 @@ fn maintenance_keeps_the_gauges_current() {
     });
     let m = MetricsSnapshot::of(&recorder);
     assert_eq!(
-        m.gauge("hardening_resources", &[("kind", "cpu"), ("status", "busy")]),
+        m.gauge(
+            "hardening_resources",
+            &[("kind", "cpu"), ("status", "busy")]
+        ),
         Some(1.0)
     );
 }

@@ -43,7 +43,6 @@
 
 mod env;
 pub(crate) mod read;
-mod size;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -55,7 +54,8 @@ use serde_json::Value;
 use crate::{ConfigError, ConfigErrors};
 use read::{Context, Section};
 
-pub use size::{ParseSizeError, Size};
+#[doc(inline)]
+pub use hardening_core::{ByteSize, ParseSizeError};
 
 /// The prefix of the environment variables that override settings.
 pub const ENV_PREFIX: &str = "HARDENING_";
@@ -88,7 +88,7 @@ pub struct SystemHardeningConfig {
     pub performance_check_interval_ms: u64,
     /// The most memory one resource may be declared with; a larger one is refused. Default:
     /// no limit.
-    pub max_resource_memory: Option<Size>,
+    pub max_resource_memory: Option<ByteSize>,
     /// The services the recovery manager may recover; each must be registered with
     /// [`HardeningBuilder::service`](crate::HardeningBuilder::service). Default: none.
     pub recoverable_services: Vec<String>,
@@ -240,7 +240,7 @@ pub struct PerformanceSettings {
     /// Process CPU (percent of one core) above which an alert is raised. Default: none.
     pub cpu_percent_limit: Option<f64>,
     /// Resident memory above which an alert is raised. Default: none.
-    pub rss_limit: Option<Size>,
+    pub rss_limit: Option<ByteSize>,
     /// Runtime latency p99 above which an alert is raised. Default: none.
     pub latency_p99_limit_ms: Option<u64>,
     /// The window over which memory drift (a leak) is judged. Default 3600000.
@@ -457,7 +457,7 @@ impl Default for LadderSettings {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceSettings {
     /// The memory all resources together may be declared with. Default: no budget.
-    pub memory_budget: Option<Size>,
+    pub memory_budget: Option<ByteSize>,
     /// How long a waiter waits to gain one priority level (so nothing starves). Default 1000.
     pub aging_step_ms: Option<u64>,
     /// Under memory pressure (the performance monitor's `rssLimit` exceeded), requests of a
@@ -495,7 +495,7 @@ pub struct PoolSettings {
     pub request_timeout_ms: Option<u64>,
     /// The most memory one resource of this pool may be declared with. Default: the
     /// top-level `maxResourceMemory`.
-    pub max_resource_memory: Option<Size>,
+    pub max_resource_memory: Option<ByteSize>,
 }
 
 impl Default for PoolSettings {
@@ -520,7 +520,7 @@ pub struct MetricsStoreSettings {
     /// Raw samples are kept this long. Default 86400000 (a day).
     pub retention_ms: u64,
     /// The memory history may take. Default 64MiB.
-    pub max_memory: Size,
+    pub max_memory: ByteSize,
     /// The most series kept. Default 10000.
     pub max_series: u32,
 }
@@ -530,7 +530,7 @@ impl Default for MetricsStoreSettings {
         MetricsStoreSettings {
             sample_interval_ms: 10_000,
             retention_ms: 86_400_000,
-            max_memory: Size::new(64 << 20),
+            max_memory: ByteSize::new(64 << 20),
             max_series: 10_000,
         }
     }
@@ -545,7 +545,7 @@ pub struct ServiceSettings {
     pub recoverable: bool,
     /// Memory the service may take: reported in its health and checked by its memory
     /// check. Default: none.
-    pub max_memory: Option<Size>,
+    pub max_memory: Option<ByteSize>,
     /// Each attempt through the service's pipeline is cut after this (a timeout is a failure
     /// for its breaker, and is retried). Default: `retry.attemptTimeoutMs`.
     pub timeout_ms: Option<u64>,
@@ -733,7 +733,7 @@ struct Nested {
     recovery_enabled: Option<bool>,
     max_attempts: Option<u32>,
     resources_enabled: Option<bool>,
-    memory_budget: Option<Size>,
+    memory_budget: Option<ByteSize>,
 }
 
 fn read_nested(root: &mut Section<'_>) -> Nested {

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::size::{SIZE_FORMS, Size};
 use crate::ConfigError;
+use hardening_core::{ByteSize, SIZE_FORMS};
 
 /// What every section of one reading shares: the mistakes found so far, and which paths were
 /// set by an environment variable (an error about them names the variable).
@@ -219,10 +219,10 @@ impl<'a> Section<'a> {
         }
     }
 
-    pub(crate) fn size(&mut self, key: &'static str) -> Option<Size> {
+    pub(crate) fn size(&mut self, key: &'static str) -> Option<ByteSize> {
         let value = self.raw(key)?;
         let parsed = match value {
-            Value::Number(n) => n.as_u64().map(Size::new),
+            Value::Number(n) => n.as_u64().map(ByteSize::new),
             Value::String(s) => s.parse().ok(),
             _ => None,
         };

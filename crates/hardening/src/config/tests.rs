@@ -23,7 +23,7 @@ fn seeds_example() -> SystemHardeningConfig {
         enable_resource_management: true,
         health_check_interval_ms: 30_000,
         performance_check_interval_ms: 5_000,
-        max_resource_memory: Some(Size::new(1_000_000_000)),
+        max_resource_memory: Some(ByteSize::new(1_000_000_000)),
         recoverable_services: vec!["audio-processing".into(), "model-inference".into()],
         ..SystemHardeningConfig::default()
     }
@@ -107,11 +107,11 @@ services:
     assert_eq!(config.retry.max_attempts, 3);
     assert_eq!(
         config.resources.memory_budget,
-        Some(Size::new(4_000_000_000))
+        Some(ByteSize::new(4_000_000_000))
     );
     let service = &config.services["audioProcessor"];
     assert!(service.recoverable);
-    assert_eq!(service.max_memory, Some(Size::new(2_000_000_000)));
+    assert_eq!(service.max_memory, Some(ByteSize::new(2_000_000_000)));
     assert_eq!(config.recoverable(), ["audioProcessor", "modelService"]);
 }
 
@@ -286,7 +286,7 @@ fn environment_variables_override_the_file() {
     );
     assert_eq!(
         config.services["audio-processing"].max_memory,
-        Some(Size::new(2_000_000_000))
+        Some(ByteSize::new(2_000_000_000))
     );
 }
 
@@ -366,7 +366,7 @@ fn a_config_serializes_to_what_reads_back() {
         "audio-processing".into(),
         ServiceSettings {
             recoverable: true,
-            max_memory: Some(Size::new(2 << 30)),
+            max_memory: Some(ByteSize::new(2 << 30)),
             timeout_ms: Some(500),
             max_concurrent_calls: Some(8),
             breaker: BreakerSettings {
