@@ -7,6 +7,7 @@
 
 mod bench;
 mod ci;
+mod soak;
 mod util;
 
 use std::process::ExitCode;
@@ -38,8 +39,10 @@ fn run() -> Result<()> {
     match command.as_str() {
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
-        // Later commands (`soak`, `demo`, ...) get an arm here, a module of
-        // their own beside `ci` and `bench`, and a line in `print_help`.
+        "soak" => soak::run(rest),
+        "demo" => soak::run_demo(rest),
+        // Later commands get an arm here, a module of their own beside `ci`,
+        // `bench` and `soak`, and a line in `print_help`.
         "help" | "-h" | "--help" => {
             print_help();
             Ok(())
@@ -63,6 +66,15 @@ Commands:
                                docs/benchmarks.md; `--report-only` rewrites
                                them from existing criterion output without
                                running anything
+  soak [--duration <d>] [--fault-rate <n>] [--rate <n>] [--seed <n>]
+                               run the demo under load with faults injected
+                               (default 60s, 5 faults a minute), judge it
+                               against its bounds (RSS drift, availability,
+                               time to recover, leaked leases, lost events)
+                               and write target/soak/report.md, soak.json and
+                               SVG charts; fails when a bound fails
+  demo [<demo args>...]        cargo run --release the demo (`demo --help`
+                               lists its options, e.g. --duration 2m)
   help                         print this message
 
 Steps of `ci`:",
