@@ -22,6 +22,10 @@ const STEPS: &[(&str, &str)] = &[
         "cargo test --workspace --all-features (unit, integration and doc tests)",
     ),
     (
+        "browser",
+        "headless chromium loads the status page of the status_page_server example; every chart must draw data (installs Debian's chromium if missing)",
+    ),
+    (
         "features",
         "cargo clippy --lib -- -D warnings of each library under crates/ with no default features, then with each feature alone; the umbrella's tests in each of those builds",
     ),
@@ -37,7 +41,10 @@ const STEPS: &[(&str, &str)] = &[
         "loom",
         "loom models: each crates/*/tests/loom.rs, in release, with --cfg loom, in target/loom",
     ),
-    // A `soak` step, once the soak command exists, goes here.
+    (
+        "soak",
+        "a 60-second soak of the demo under load with fault injection (cargo xtask soak); fails on any bound",
+    ),
 ];
 
 pub(crate) fn print_steps() {
@@ -178,6 +185,8 @@ fn run_step(name: &str, root: &Path) -> Result<()> {
                     "-D warnings -D rustdoc::broken_intra_doc_links",
                 ),
         ),
+        "browser" => crate::browser::check(root),
+        "soak" => crate::soak::run_ci(root),
         "deny" => deny(root),
         "loom" => loom(root),
         other => bail!("step `{other}` has no implementation"),

@@ -6,6 +6,7 @@
 //! and invokes the same `cargo` that started it.
 
 mod bench;
+mod browser;
 mod ci;
 mod soak;
 mod util;
