@@ -318,7 +318,7 @@ impl Sketch {
     /// Reads bytes written by [`encode`](Self::encode); `None` if they are not such bytes.
     ///
     /// Whatever the input, the sketch read back is no larger than one [`add`](Self::add) can
-    /// make: bucket indices must be those of finite values, rising, at most [`MAX_BUCKETS`]
+    /// make: bucket indices must be those of finite values, rising, at most 2,048
     /// apart for each sign; every bucket count is at least one and they add up, with the
     /// zeros, to the count; min and max are finite and in order. Bytes that break any of
     /// these are not a sketch this crate wrote, so nothing is allocated from them.
