@@ -347,6 +347,8 @@ struct Sample {
     rss_bytes: Option<u64>,
     /// Heap bytes in use (the counting allocator's figure).
     heap_bytes: Option<u64>,
+    /// What the metrics store's history takes, by its own count.
+    store_bytes: Option<usize>,
     cpu_percent: Option<f64>,
     tokio_p99_ms: Option<f64>,
     /// Calls that ended this second, and of them those that succeeded.
@@ -670,6 +672,9 @@ impl Sampler {
             t: epoch.elapsed().as_secs_f64(),
             rss_bytes: perf.as_ref().map(|p| p.process.rss_bytes),
             heap_bytes: perf.as_ref().and_then(|p| p.heap.map(|h| h.bytes_in_use)),
+            store_bytes: hardening
+                .metrics_store()
+                .map(|store| store.stats().memory_bytes),
             cpu_percent: perf.as_ref().map(|p| p.process.cpu_percent_of_core),
             tokio_p99_ms: perf.as_ref().map(|p| millis(p.latency.p99)),
             requests: second.calls,
