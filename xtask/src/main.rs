@@ -8,6 +8,7 @@
 mod bench;
 mod browser;
 mod ci;
+mod run_info;
 mod soak;
 mod util;
 

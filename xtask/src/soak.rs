@@ -22,11 +22,12 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use crate::run_info::RunInfo;
 use crate::util::{self, Metadata};
 
 /// The demo: package, features and example, as `cargo run` names them.
@@ -1360,89 +1361,6 @@ impl Chart<'_> {
     }
 }
 
-/// Where and when the soak ran.
-#[derive(Debug)]
-struct RunInfo {
-    git_revision: Option<String>,
-    git_dirty: bool,
-    hostname: String,
-    cpu: String,
-    cores: usize,
-    os: String,
-    date: String,
-}
-
-impl RunInfo {
-    fn gather(root: &Path) -> Self {
-        let read = |path: &str| fs::read_to_string(path).ok();
-        let git_revision = util::output("git", &["rev-parse", "HEAD"], root);
-        let git_dirty = util::output("git", &["status", "--porcelain"], root)
-            .is_some_and(|status| !status.is_empty());
-        let hostname = read("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "unknown".to_owned());
-        let cpu = read("/proc/cpuinfo")
-            .and_then(|info| {
-                info.lines().find_map(|line| {
-                    let (k, v) = line.split_once(':')?;
-                    (k.trim() == "model name").then(|| v.trim().to_owned())
-                })
-            })
-            .unwrap_or_else(|| "unknown".to_owned());
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut os = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
-        if let Some(kernel) = read("/proc/sys/kernel/osrelease") {
-            os = format!("{os}, kernel {}", kernel.trim());
-        }
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        RunInfo {
-            git_revision,
-            git_dirty,
-            hostname,
-            cpu,
-            cores,
-            os,
-            date: rfc3339_utc(secs),
-        }
-    }
-
-    fn revision_label(&self) -> String {
-        let mut label = match &self.git_revision {
-            Some(rev) => format!("`{}`", &rev[..rev.len().min(12)]),
-            None => "none (no commit yet)".to_owned(),
-        };
-        if self.git_dirty {
-            label.push_str(", with uncommitted changes");
-        }
-        label
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (Howard Hinnant's
-/// `civil_from_days` for the date).
-fn rfc3339_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1569,11 +1487,5 @@ mod tests {
         }];
         let svg = rss_chart(&samples, 60.0, &windows);
         assert!(svg.contains("a &lt;crash&gt;"));
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_709_251_199), "2024-02-29T23:59:59Z");
     }
 }
