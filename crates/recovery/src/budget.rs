@@ -13,8 +13,11 @@ use crate::config::ConfigError;
 const SLOTS: usize = 10;
 /// The budget counts retries in thousandths so that ratios like 0.2 stay exact.
 const MILLI: u64 = 1000;
-/// A thread's deposits read the clock once in this many, to mark where a new slot begins.
-const REFRESH: u64 = 32;
+/// A thread's deposits read the clock at least once in this many, to mark where a new slot
+/// begins; the threads without a stripe of their own always read it this often.
+const MIN_LOOK_EVERY: u64 = 32;
+/// ... and at most this many deposits apart, however fast the thread deposits.
+const MAX_LOOK_EVERY: u64 = 4096;
 /// Threads that get a deposit counter of their own in each budget; later threads share one
 /// atomic counter.
 const STRIPES: usize = 32;
@@ -27,11 +30,32 @@ const TOTAL_BITS: u32 = 40;
 const TOTAL_MASK: u64 = (1 << TOTAL_BITS) - 1;
 const TAG_MASK: u32 = (1 << (64 - TOTAL_BITS)) - 1;
 
-/// A thread's own success counter, its lifetime total, written only by the thread it belongs
-/// to, on a cache line of its own.
+/// A thread's own success counter and the schedule of its clock reads, written only by the
+/// thread it belongs to (atomics only so that others may read the total), on a cache line of
+/// its own.
 #[repr(align(64))]
-#[derive(Debug, Default)]
-struct Stripe(AtomicU64);
+#[derive(Debug)]
+struct Stripe {
+    /// Lifetime successes.
+    total: AtomicU64,
+    /// The total at which the thread next reads the clock.
+    next_look: AtomicU64,
+    /// Deposits between two clock reads, adapted to the thread's rate.
+    look_every: AtomicU64,
+    /// When the thread last read the clock, in nanoseconds since the budget's start.
+    last_look: AtomicU64,
+}
+
+impl Stripe {
+    fn new() -> Self {
+        Stripe {
+            total: AtomicU64::new(0),
+            next_look: AtomicU64::new(MIN_LOOK_EVERY),
+            look_every: AtomicU64::new(MIN_LOOK_EVERY),
+            last_look: AtomicU64::new(0),
+        }
+    }
+}
 
 /// This thread's stripe index, the same in every budget: handed out when a thread first
 /// deposits and given back when it exits, so no two live threads share one and a process
@@ -210,8 +234,8 @@ impl RetryBudget {
             reserve: (f64::from(min_per_sec) * ttl_secs * MILLI as f64).round() as u64,
             start: clock.now(),
             clock,
-            stripes: std::array::from_fn(|_| Stripe::default()),
-            shared: Stripe::default(),
+            stripes: std::array::from_fn(|_| Stripe::new()),
+            shared: Stripe::new(),
             // Slot 0 is seen at creation, with nothing deposited yet.
             marks: Default::default(),
             retries: Default::default(),
@@ -219,11 +243,22 @@ impl RetryBudget {
     }
 
     fn current_slot(&self) -> u32 {
+        self.slot_at(self.elapsed_nanos())
+    }
+
+    /// Nanoseconds since the budget was made (saturating after 584 years).
+    fn elapsed_nanos(&self) -> u64 {
         let elapsed = self.clock.now().saturating_duration_since(self.start);
-        let slot = elapsed.as_nanos() / u128::from(self.slot_nanos);
+        elapsed
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos()))
+    }
+
+    fn slot_at(&self, elapsed_nanos: u64) -> u32 {
         // Slot numbers wrap after 2^32 slots (over a year at the smallest window); only their
         // distance within the last `SLOTS` matters, which wrapping arithmetic keeps.
-        slot as u32
+        (elapsed_nanos / self.slot_nanos) as u32
     }
 
     /// Records a successful call: it earns `ratio` of a retry for the next `ttl`.
@@ -231,37 +266,65 @@ impl RetryBudget {
     /// This is on every successful call's path, so it neither reads the clock each time nor
     /// makes threads contend: each thread adds to a counter of its own (a plain load and
     /// store, no atomic read-modify-write), and the window is cut into slots by marks of the
-    /// running total taken when a slot is first seen. A thread's deposits read the clock
-    /// once every 32, to mark a new slot; so a deposit may be counted up to 31 of that
-    /// thread's deposits before the slot it belongs to, which can only make it expire early:
-    /// the budget errs towards fewer retries, and only while traffic is so low that the floor
-    /// dominates anyway.
+    /// running total taken when a slot is first seen (by a withdrawal, a balance read, or a
+    /// deposit that reads the clock).
+    ///
+    /// A thread's deposits read the clock every 32 deposits at first, and then as often as
+    /// keeps the reads between an eighth and a quarter of a slot apart at the thread's rate
+    /// (never more than 4,096 deposits apart): at a million successes a second a clock read
+    /// (tens of nanoseconds) is then spread over thousands of deposits. A deposit made before
+    /// anyone has seen its slot counts as part of the slot before, so it can only expire
+    /// early: the budget errs towards fewer retries, by at most about a quarter slot's worth
+    /// of a thread's deposits at its recent rate, or 31 deposits.
     #[inline(always)]
     pub fn deposit(&self) {
-        let counter = match self.stripes.get(thread_index()) {
+        match self.stripes.get(thread_index()) {
             Some(stripe) => {
                 // Only this thread writes this stripe, so a load and a store cannot lose a
                 // count.
-                let total = stripe.0.load(Ordering::Relaxed).wrapping_add(1);
-                stripe.0.store(total, Ordering::Relaxed);
-                total
+                let total = stripe.total.load(Ordering::Relaxed).wrapping_add(1);
+                stripe.total.store(total, Ordering::Relaxed);
+                // `>=`, not `==`, so that no change to a total can step over the schedule (a
+                // total never wraps: that takes 2^64 deposits).
+                if total >= stripe.next_look.load(Ordering::Relaxed) {
+                    self.look(stripe, total);
+                }
             }
-            None => self
-                .shared
-                .0
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_add(1),
-        };
-        if counter % REFRESH == 0 {
-            self.see_slot();
+            None => {
+                let total = self
+                    .shared
+                    .total
+                    .fetch_add(1, Ordering::Relaxed)
+                    .wrapping_add(1);
+                if total.is_multiple_of(MIN_LOOK_EVERY) {
+                    self.see(self.current_slot());
+                }
+            }
         }
     }
 
-    /// Reads the clock and marks the slot it is in, if nobody has yet.
+    /// Reads the clock for `stripe`'s thread, marks the slot it is in if nobody has yet, and
+    /// schedules the thread's next read: twice as many deposits away if this one came
+    /// sooner than an eighth of a slot after the last, half as many if later than a quarter.
     #[cold]
     #[inline(never)]
-    fn see_slot(&self) {
-        self.see(self.current_slot());
+    fn look(&self, stripe: &Stripe, total: u64) {
+        let now = self.elapsed_nanos();
+        self.see(self.slot_at(now));
+        let since = now.saturating_sub(stripe.last_look.load(Ordering::Relaxed));
+        let every = stripe.look_every.load(Ordering::Relaxed);
+        let every = if since < self.slot_nanos / 8 {
+            (every * 2).min(MAX_LOOK_EVERY)
+        } else if since > self.slot_nanos / 4 {
+            (every / 2).max(MIN_LOOK_EVERY)
+        } else {
+            every
+        };
+        stripe.look_every.store(every, Ordering::Relaxed);
+        stripe.last_look.store(now, Ordering::Relaxed);
+        stripe
+            .next_look
+            .store(total.wrapping_add(every), Ordering::Relaxed);
     }
 
     /// Marks `now` with the running total unless it is marked already; returns the total
@@ -296,7 +359,7 @@ impl RetryBudget {
         self.stripes
             .iter()
             .chain(std::iter::once(&self.shared))
-            .map(|stripe| stripe.0.load(Ordering::Acquire))
+            .map(|stripe| stripe.total.load(Ordering::Acquire))
             .fold(0, u64::wrapping_add)
     }
 
@@ -533,11 +596,11 @@ mod tests {
         // Nothing reads the clock for a minute: the next deposits may go to the stale slot,
         // which is out of the window, so they do not count until the clock is read again.
         clock.advance(Duration::from_secs(60));
-        for _ in 0..REFRESH {
+        for _ in 0..MIN_LOOK_EVERY {
             b.deposit();
         }
         let counted = b.balance();
-        assert!(counted <= REFRESH, "{counted}");
+        assert!(counted <= MIN_LOOK_EVERY, "{counted}");
         // Once the clock has been read, every deposit counts.
         let before = b.balance();
         for _ in 0..10 {
@@ -547,6 +610,78 @@ mod tests {
         // And the minute-old deposit is gone.
         clock.advance(Duration::from_secs(10));
         assert_eq!(b.balance(), 0);
+    }
+
+    /// A manual clock that counts how often it is read.
+    #[derive(Clone)]
+    struct CountingClock {
+        clock: ManualClock,
+        reads: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Clock for CountingClock {
+        fn now(&self) -> Instant {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            self.clock.now()
+        }
+        fn sleep(&self, duration: Duration) {
+            self.clock.sleep(duration)
+        }
+    }
+
+    fn counting() -> (CountingClock, Arc<RetryBudget>) {
+        let clock = CountingClock {
+            clock: ManualClock::new(),
+            reads: Arc::default(),
+        };
+        let b = RetryBudget::builder()
+            .ratio(1.0)
+            .min_per_sec(0)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        (clock, b)
+    }
+
+    #[test]
+    fn a_fast_thread_reads_the_clock_ever_more_rarely_and_a_slowed_one_often_again() {
+        let (clock, b) = counting();
+        let reads = || clock.reads.load(Ordering::Relaxed);
+        let before = reads();
+        // No time passes: every read comes well within an eighth of a slot of the last, so
+        // the gap doubles from 32 up to 4,096 deposits (32 + 64 + ... + 4,096 = 8,160).
+        for _ in 0..8160 + 10 * 4096 {
+            b.deposit();
+        }
+        assert_eq!(
+            reads() - before,
+            8 + 10,
+            "a fixed gap of 32 would read 1,530 times"
+        );
+        assert_eq!(b.balance(), 8160 + 10 * 4096);
+
+        // Now a second passes between deposits, more than a quarter slot: the gap halves at
+        // each read, back down to 32.
+        for _ in 0..4096 + 2048 + 1024 + 512 + 256 + 128 + 64 + 32 {
+            clock.clock.advance(Duration::from_secs(1));
+            b.deposit();
+        }
+        let stripe = &b.stripes[thread_index()];
+        assert_eq!(stripe.look_every.load(Ordering::Relaxed), MIN_LOOK_EVERY);
+    }
+
+    #[test]
+    fn at_a_steady_rate_deposits_are_placed_within_a_quarter_slot() {
+        let (clock, b) = counting();
+        // 1,000 successes a second for 20 s: the 10 s window holds 9 to 10 whole slots, so
+        // 9,000 to 10,000 successes if every slot were marked as it began; marks that come a
+        // quarter slot (250 ms) late lose at most 250 more.
+        for _ in 0..20_000 {
+            clock.clock.advance(Duration::from_millis(1));
+            b.deposit();
+        }
+        let counted = b.balance();
+        assert!((8_750..=10_000).contains(&counted), "{counted}");
     }
 
     #[test]
@@ -572,7 +707,7 @@ mod tests {
         // This thread's counter is just below where the marks' 40-bit totals wrap.
         let start = TOTAL_MASK - 5;
         let counter = b.stripes.get(thread_index()).unwrap_or(&b.shared);
-        counter.0.store(start, Ordering::Relaxed);
+        counter.total.store(start, Ordering::Relaxed);
         b.marks[0].store(mark(0, start), Ordering::Relaxed);
         for _ in 0..10 {
             b.deposit();
@@ -615,7 +750,7 @@ mod tests {
                 .join()
                 .unwrap_or_else(|_| panic!("the depositing thread panicked"));
         }
-        assert_eq!(b.shared.0.load(Ordering::Relaxed), 0);
+        assert_eq!(b.shared.total.load(Ordering::Relaxed), 0);
         assert_eq!(b.balance(), STRIPES as u64 * 4);
     }
 

@@ -103,37 +103,57 @@ pub enum Failure<E> {
 /// # Ok::<(), hardening_recovery::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryError<E> {
-    pub(crate) retry: std::sync::Arc<str>,
-    pub(crate) attempts: u32,
-    pub(crate) reason: StopReason,
-    pub(crate) last: Failure<E>,
+pub struct RetryError<E>(Box<Stopped<E>>);
+
+/// The body of a [`RetryError`], boxed so that the error is one pointer: every call returns
+/// a `Result<T, RetryError<E>>`, and a small error keeps the successful path's result in
+/// registers instead of copying the failure's fields through memory on each call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stopped<E> {
+    retry: std::sync::Arc<str>,
+    attempts: u32,
+    reason: StopReason,
+    last: Failure<E>,
 }
 
 impl<E> RetryError<E> {
+    pub(crate) fn new(
+        retry: std::sync::Arc<str>,
+        attempts: u32,
+        reason: StopReason,
+        last: Failure<E>,
+    ) -> Self {
+        RetryError(Box::new(Stopped {
+            retry,
+            attempts,
+            reason,
+            last,
+        }))
+    }
+
     /// The name of the retry policy.
     pub fn retry(&self) -> &str {
-        &self.retry
+        &self.0.retry
     }
 
     /// How many attempts ran (at least 1).
     pub fn attempts(&self) -> u32 {
-        self.attempts
+        self.0.attempts
     }
 
     /// Why the loop stopped.
     pub fn reason(&self) -> StopReason {
-        self.reason
+        self.0.reason
     }
 
     /// How the last attempt failed.
     pub fn last(&self) -> &Failure<E> {
-        &self.last
+        &self.0.last
     }
 
     /// The last attempt's error, unless it timed out.
     pub fn last_error(&self) -> Option<&E> {
-        match &self.last {
+        match &self.0.last {
             Failure::Error(e) => Some(e),
             Failure::TimedOut(_) => None,
         }
@@ -141,7 +161,7 @@ impl<E> RetryError<E> {
 
     /// The last attempt's error, unless it timed out.
     pub fn into_last_error(self) -> Option<E> {
-        match self.last {
+        match self.0.last {
             Failure::Error(e) => Some(e),
             Failure::TimedOut(_) => None,
         }
@@ -149,19 +169,19 @@ impl<E> RetryError<E> {
 
     /// Whether the loop stopped because the retry budget was spent.
     pub fn is_budget_exhausted(&self) -> bool {
-        self.reason == StopReason::BudgetExhausted
+        self.0.reason == StopReason::BudgetExhausted
     }
 }
 
 impl<E: fmt::Display> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.attempts == 1 { "" } else { "s" };
+        let plural = if self.0.attempts == 1 { "" } else { "s" };
         write!(
             f,
             "retry '{}' gave up after {} attempt{plural} ({}): ",
-            self.retry, self.attempts, self.reason
+            self.0.retry, self.0.attempts, self.0.reason
         )?;
-        match &self.last {
+        match &self.0.last {
             Failure::Error(e) => e.fmt(f),
             Failure::TimedOut(t) => t.fmt(f),
         }
@@ -170,7 +190,7 @@ impl<E: fmt::Display> fmt::Display for RetryError<E> {
 
 impl<E: std::error::Error + 'static> std::error::Error for RetryError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.last {
+        match &self.0.last {
             Failure::Error(e) => Some(e),
             Failure::TimedOut(t) => Some(t),
         }
@@ -184,6 +204,6 @@ impl<E: RetryHint> RetryHint for RetryError<E> {
         self.last_error().and_then(RetryHint::retry_after)
     }
     fn is_rejection(&self) -> bool {
-        self.reason == StopReason::Rejected
+        self.0.reason == StopReason::Rejected
     }
 }

@@ -562,12 +562,7 @@ impl Inner {
 
     fn stopped<E>(&self, attempts: u32, reason: StopReason, last: Failure<E>) -> RetryError<E> {
         self.record_stop(attempts, reason);
-        RetryError {
-            retry: Arc::clone(&self.name),
-            attempts,
-            reason,
-            last,
-        }
+        RetryError::new(Arc::clone(&self.name), attempts, reason, last)
     }
 
     fn record_stop(&self, attempts: u32, reason: StopReason) {
