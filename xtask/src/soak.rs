@@ -25,6 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hardening_core::HumanDuration;
 use serde_json::{Value, json};
 
 use crate::run_info::RunInfo;
@@ -111,7 +112,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 print_help();
                 return Ok(());
             }
-            "--duration" => settings.duration = parse_duration(&value()?)?,
+            "--duration" => {
+                settings.duration = value()?
+                    .parse::<HumanDuration>()
+                    .map_err(|e| anyhow::anyhow!("--duration: {e}"))?
+                    .get();
+            }
             "--fault-rate" => {
                 let text = value()?;
                 let rate: f64 = text
@@ -188,40 +194,6 @@ pub(crate) fn run_demo(args: &[String]) -> Result<()> {
     {
         util::run(&mut cmd)
     }
-}
-
-/// `90s`, `2m`, `1h`, `1m30s`, `500ms`, or a bare number of seconds (the demo's grammar).
-fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || anyhow::anyhow!("`{text}` is not a duration: write 90s, 2m, 1h or 1m30s");
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(number * unit).map_err(|_| bad())?;
-    }
-    if total.is_zero() {
-        return Err(bad());
-    }
-    Ok(total)
 }
 
 fn soak(root: &Path, settings: &Settings) -> Result<()> {
@@ -1364,18 +1336,6 @@ impl Chart<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("90s").ok(), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2m").ok(), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h").ok(), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1m30s").ok(), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("45").ok(), Some(Duration::from_secs(45)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("0s").is_err());
-    }
 
     #[test]
     fn rss_windows_follow_warm_up_and_end_the_run() {

@@ -1,5 +1,6 @@
 //! What every `hardening` crate shares, and nothing else: [`ConfigError`], the error for a
-//! setting that cannot work, and [`ByteSize`], sizes written as people write them.
+//! setting that cannot work, and [`ByteSize`] and [`HumanDuration`], sizes and durations
+//! written as people write them.
 //!
 //! The crates of the family never depend on each other; they all depend on this one, which
 //! has no dependency of its own (`serde` is optional), in the manner of `tower-service` and
@@ -20,8 +21,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod duration;
 mod error;
 mod size;
 
+pub use duration::{DURATION_FORMS, HumanDuration, ParseDurationError};
 pub use error::ConfigError;
 pub use size::{ByteSize, ParseSizeError, SIZE_FORMS};

@@ -41,7 +41,7 @@ use anyhow::{Context, bail};
 use hardening::config::{Format, SystemHardeningConfig};
 use hardening::recovery::Recoverable;
 use hardening::resources::NewResource;
-use hardening::{Hardening, Resource};
+use hardening::{Hardening, HumanDuration, Resource};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -175,7 +175,13 @@ fn parse_args() -> anyhow::Result<Option<Options>> {
         };
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--duration" => options.duration = parse_duration(&value("--duration")?)?,
+            "--duration" => {
+                let text = value("--duration")?;
+                options.duration = text
+                    .parse::<HumanDuration>()
+                    .map_err(|e| anyhow::anyhow!("--duration: {e}"))?
+                    .get();
+            }
             "--admin" => options.admin = Some(value("--admin")?),
             "--fault-rate" => {
                 let text = value("--fault-rate")?;
@@ -208,40 +214,6 @@ fn parse_args() -> anyhow::Result<Option<Options>> {
         bail!("--duration must be at least 1s");
     }
     Ok(Some(options))
-}
-
-/// `90s`, `2m`, `1h`, `1m30s`, `500ms`, or a bare number of seconds.
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let bad = || anyhow::anyhow!("{text:?} is not a duration: write 90s, 2m, 1h or 1m30s");
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(number * unit).map_err(|_| bad())?;
-    }
-    if total.is_zero() {
-        return Err(bad());
-    }
-    Ok(total)
 }
 
 /// A token nobody can guess, made from the standard library's randomly seeded hasher.

@@ -150,6 +150,9 @@ mod system;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use event::HardeningEvent;
+/// Sizes and durations written as people write them (`"512MiB"`, `"1m30s"`), as the config and
+/// the demo read them.
+pub use hardening_core::{ByteSize, HumanDuration, ParseDurationError, ParseSizeError};
 #[cfg(feature = "error-recovery")]
 #[cfg_attr(docsrs, doc(cfg(feature = "error-recovery")))]
 pub use service::{Condition, ServiceHealth};
