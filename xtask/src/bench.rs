@@ -46,7 +46,9 @@ Usage: cargo xtask bench [--report-only] [-- <criterion args>...]
 
 Runs `cargo bench -p {BENCH_PACKAGE} --bench '*'` (arguments after `--`,
 such as a benchmark name filter, go to criterion), then reads every result under
-target/criterion/ and writes target/bench.json and {REPORT}.
+target/criterion/ and writes target/bench.json and {REPORT}. A full run first
+clears target/criterion/, so the report holds its results only; a filtered run
+replaces the groups it ran and keeps the others' last results.
 
   --report-only   do not run the benchmarks; rewrite both files from the
                   criterion output already there"
@@ -78,6 +80,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     let root = util::workspace_root()?;
     let meta = Metadata::read(&root)?;
+    let criterion_dir = criterion_dir(&meta);
+    if !report_only && passthrough.is_empty() {
+        // A full run starts from nothing, so the report holds this run's results only: a
+        // group that was renamed or removed would otherwise stay in it with old figures.
+        // (A filtered run keeps the other groups' last results, as the help says.)
+        match fs::remove_dir_all(&criterion_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot clear {}", criterion_dir.display()));
+            }
+        }
+    }
     if !report_only {
         let mut cmd = util::cargo(&root);
         // `--bench '*'`: bench targets only. Without it cargo also runs the
@@ -93,7 +108,6 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     }
 
-    let criterion_dir = criterion_dir(&meta);
     let results = collect(&criterion_dir)?;
     if results.is_empty() {
         bail!(
