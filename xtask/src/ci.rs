@@ -43,7 +43,7 @@ const STEPS: &[(&str, &str)] = &[
     ),
     (
         "soak",
-        "a 60-second soak of the demo under load with fault injection (cargo xtask soak); fails on any bound",
+        "a 60-second soak of the demo under load with fault injection, after a 60-second warm-up (cargo xtask soak); fails on any bound",
     ),
 ];
 

@@ -68,9 +68,10 @@ Commands:
                                docs/benchmarks.md; `--report-only` rewrites
                                them from existing criterion output without
                                running anything
-  soak [--duration <d>] [--fault-rate <n>] [--rate <n>] [--seed <n>]
+  soak [--duration <d>] [--warm-up <d>] [--fault-rate <n>] [--rate <n>] [--seed <n>]
                                run the demo under load with faults injected
-                               (default 60s, 5 faults a minute), judge it
+                               (default 60s after a 60s warm-up, 5 faults a
+                               minute), judge it
                                against its bounds (RSS drift, availability,
                                time to recover, leaked leases, lost events)
                                and write target/soak/report.md, soak.json and
