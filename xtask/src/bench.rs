@@ -403,19 +403,9 @@ fn to_json(info: &RunInfo, results: &[BenchResult]) -> Value {
             v
         })
         .collect();
-    json!({
-        "git_revision": info.git_revision,
-        "git_dirty": info.git_dirty,
-        "host": {
-            "hostname": info.hostname,
-            "cpu": info.cpu,
-            "cores": info.cores,
-            "os": info.os,
-        },
-        "rustc": info.rustc,
-        "date": info.date,
-        "results": results,
-    })
+    let mut json = info.to_json();
+    json["results"] = json!(results);
+    json
 }
 
 fn markdown(info: &RunInfo, results: &[BenchResult]) -> String {

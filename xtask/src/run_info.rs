@@ -4,6 +4,8 @@ use std::fs;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::{Value, json};
+
 use crate::util;
 
 /// Where and when a run took its numbers: what `cargo xtask bench` and `cargo xtask soak`
@@ -56,6 +58,23 @@ impl RunInfo {
             rustc,
             date: rfc3339_utc(now),
         }
+    }
+
+    /// The run's identity as the JSON reports carry it: `git_revision`, `git_dirty`, `host`
+    /// (hostname, cpu, cores, os), `rustc` and `date`; each report adds its own fields.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "git_revision": self.git_revision,
+            "git_dirty": self.git_dirty,
+            "host": {
+                "hostname": self.hostname,
+                "cpu": self.cpu,
+                "cores": self.cores,
+                "os": self.os,
+            },
+            "rustc": self.rustc,
+            "date": self.date,
+        })
     }
 
     pub(crate) fn revision_label(&self) -> String {

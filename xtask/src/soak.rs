@@ -98,15 +98,22 @@ struct Settings {
     malloc_defaults: bool,
 }
 
+/// The defaults, which are also what CI runs.
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            duration: CI_DURATION,
+            warm_up: WARM_UP,
+            fault_rate: None,
+            rate: None,
+            seed: None,
+            malloc_defaults: false,
+        }
+    }
+}
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut settings = Settings {
-        duration: CI_DURATION,
-        warm_up: WARM_UP,
-        fault_rate: None,
-        rate: None,
-        seed: None,
-        malloc_defaults: false,
-    };
+    let mut settings = Settings::default();
     let mut report_only = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -175,17 +182,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 /// The soak CI runs: 60 s after the default warm-up, at the default fault rate and load.
 /// Fails when a bound fails.
 pub(crate) fn run_ci(root: &Path) -> Result<()> {
-    soak(
-        root,
-        &Settings {
-            duration: CI_DURATION,
-            warm_up: WARM_UP,
-            fault_rate: None,
-            rate: None,
-            seed: None,
-            malloc_defaults: false,
-        },
-    )
+    soak(root, &Settings::default())
 }
 
 /// `cargo xtask demo [args]`: `cargo run --release` of the demo with the arguments.
@@ -664,29 +661,24 @@ fn judge_and_report(root: &Path, dir: &Path, settings: &Settings) -> Result<()> 
         fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let passed = bounds.iter().all(|b| b.pass);
-    let json = json!({
-        "git_revision": info.git_revision,
-        "git_dirty": info.git_dirty,
-        "host": {
-            "hostname": info.hostname,
-            "cpu": info.cpu,
-            "cores": info.cores,
-            "os": info.os,
-        },
-        "date": info.date,
-        "environment": environment,
-        "passed": passed,
-        "bounds": bounds.iter().map(|b| json!({
-            "name": b.name,
-            "limit": b.limit,
-            "measured": b.measured,
-            "value": b.value,
-            "pass": b.pass,
-            "informational": b.informational,
-        })).collect::<Vec<_>>(),
-        "run": run,
-        "samples": raw,
-    });
+    let mut json = info.to_json();
+    json["environment"] = environment.clone();
+    json["passed"] = json!(passed);
+    json["bounds"] = bounds
+        .iter()
+        .map(|b| {
+            json!({
+                "name": b.name,
+                "limit": b.limit,
+                "measured": b.measured,
+                "value": b.value,
+                "pass": b.pass,
+                "informational": b.informational,
+            })
+        })
+        .collect();
+    json["run"] = run.clone();
+    json["samples"] = Value::Array(raw);
     let json_path = dir.join("soak.json");
     fs::write(&json_path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("cannot write {}", json_path.display()))?;
