@@ -102,13 +102,13 @@ pub enum Failure<E> {
 /// assert_eq!(err.to_string(), "retry 'flaky' gave up after 3 attempts (attempts exhausted): refused");
 /// # Ok::<(), hardening_recovery::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RetryError<E>(Box<Stopped<E>>);
 
 /// The body of a [`RetryError`], boxed so that the error is one pointer: every call returns
 /// a `Result<T, RetryError<E>>`, and a small error keeps the successful path's result in
 /// registers instead of copying the failure's fields through memory on each call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct Stopped<E> {
     retry: std::sync::Arc<str>,
     attempts: u32,
@@ -173,6 +173,18 @@ impl<E> RetryError<E> {
     }
 }
 
+/// The fields, as a struct's: the box is a layout detail, not part of what the error says.
+impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryError")
+            .field("retry", &self.0.retry)
+            .field("attempts", &self.0.attempts)
+            .field("reason", &self.0.reason)
+            .field("last", &self.0.last)
+            .finish()
+    }
+}
+
 impl<E: fmt::Display> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = if self.0.attempts == 1 { "" } else { "s" };
@@ -205,5 +217,26 @@ impl<E: RetryHint> RetryHint for RetryError<E> {
     }
     fn is_rejection(&self) -> bool {
         self.0.reason == StopReason::Rejected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_fields_not_the_box() {
+        let err = RetryError::new(
+            Arc::from("db"),
+            3,
+            StopReason::AttemptsExhausted,
+            Failure::Error("refused"),
+        );
+        assert_eq!(
+            format!("{err:?}"),
+            r#"RetryError { retry: "db", attempts: 3, reason: AttemptsExhausted, last: Error("refused") }"#
+        );
     }
 }
