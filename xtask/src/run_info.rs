@@ -2,7 +2,9 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use hardening_core::Rfc3339;
 
 use serde_json::{Value, json};
 
@@ -45,9 +47,6 @@ impl RunInfo {
         }
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
         let rustc = util::output(&rustc, &["--version"], root).unwrap_or_else(|| "unknown".into());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         Self {
             git_revision,
             git_dirty,
@@ -56,7 +55,7 @@ impl RunInfo {
             cores,
             os,
             rustc,
-            date: rfc3339_utc(now),
+            date: Rfc3339::seconds(SystemTime::now()).to_string(),
         }
     }
 
@@ -106,46 +105,4 @@ fn os_pretty_name(os_release: &str) -> Option<String> {
         let value = line.strip_prefix("PRETTY_NAME=")?;
         Some(value.trim_matches('"').to_owned())
     })
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch.
-pub(crate) fn rfc3339_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339_utc(4_107_542_399), "2100-02-28T23:59:59Z");
-        assert_eq!(rfc3339_utc(1_709_251_199), "2024-02-29T23:59:59Z");
-    }
 }

@@ -1,6 +1,7 @@
 //! What every `hardening` crate shares, and nothing else: [`ConfigError`], the error for a
-//! setting that cannot work, and [`ByteSize`] and [`HumanDuration`], sizes and durations
-//! written as people write them.
+//! setting that cannot work; [`ByteSize`] and [`HumanDuration`], sizes and durations written
+//! as people write them; and [`Rfc3339`], wall-clock times as the reports and protocols write
+//! them.
 //!
 //! The crates of the family never depend on each other; they all depend on this one, which
 //! has no dependency of its own (`serde` is optional), in the manner of `tower-service` and
@@ -24,7 +25,9 @@
 mod duration;
 mod error;
 mod size;
+mod time;
 
 pub use duration::{DURATION_FORMS, HumanDuration, ParseDurationError};
 pub use error::ConfigError;
 pub use size::{ByteSize, ParseSizeError, SIZE_FORMS};
+pub use time::Rfc3339;
