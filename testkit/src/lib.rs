@@ -32,6 +32,34 @@ pub struct MetricsSnapshot {
 type Series = (String, Vec<(String, String)>, DebugValue);
 
 impl MetricsSnapshot {
+    /// Runs `body` to completion on a current-thread tokio runtime whose time is paused,
+    /// with a fresh [`DebuggingRecorder`] as this thread's recorder, and returns what it
+    /// recorded.
+    ///
+    /// ```
+    /// use hardening_testkit::MetricsSnapshot;
+    ///
+    /// let m = MetricsSnapshot::record_paused(async {
+    ///     tokio::time::sleep(std::time::Duration::from_secs(60)).await; // no real wait
+    ///     metrics::gauge!("queue_depth").set(4.0);
+    /// });
+    /// assert_eq!(m.gauge("queue_depth", &[]), Some(4.0));
+    /// ```
+    pub fn record_paused(body: impl Future<Output = ()>) -> Self {
+        let recorder = DebuggingRecorder::new();
+        #[allow(
+            clippy::expect_used,
+            reason = "a test helper that cannot start fails loudly"
+        )]
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread tokio runtime");
+        metrics::with_local_recorder(&recorder, || runtime.block_on(body));
+        MetricsSnapshot::of(&recorder)
+    }
+
     /// Everything `recorder` holds now.
     pub fn of(recorder: &DebuggingRecorder) -> Self {
         let entries = recorder

@@ -13,33 +13,23 @@ use std::time::Duration;
 use hardening_health::metrics::names;
 use hardening_health::{Group, HealthMonitor};
 use hardening_testkit::MetricsSnapshot;
-use metrics_util::debugging::DebuggingRecorder;
 use support::{Script, Step, every};
 
 #[test]
 fn runs_statuses_and_group_health_are_recorded() {
-    let recorder = DebuggingRecorder::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let monitor = HealthMonitor::builder()
-                .check_arc(
-                    "db:ping",
-                    Script::new([Step::Pass, Step::Fail]),
-                    every(1, [Group::Readiness]),
-                )
-                .build()
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            drop(monitor);
-        });
-    });
     // One snapshot: reading drains histograms.
-    let m = MetricsSnapshot::of(&recorder);
+    let m = MetricsSnapshot::record_paused(async {
+        let monitor = HealthMonitor::builder()
+            .check_arc(
+                "db:ping",
+                Script::new([Step::Pass, Step::Fail]),
+                every(1, [Group::Readiness]),
+            )
+            .build()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        drop(monitor);
+    });
     let counter = |status| m.counter(names::RUNS, &[("check", "db:ping"), ("status", status)]);
     assert_eq!(counter("pass"), Some(1));
     assert_eq!(counter("fail"), Some(1));
@@ -70,45 +60,36 @@ fn alerts_and_sink_outcomes_are_recorded() {
         }
     }
 
-    let recorder = DebuggingRecorder::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let alerts = AlertManager::builder()
-                .sink_arc("ok", Recorder::new(), SinkOptions::default())
-                .sink("failing", Failing, SinkOptions::default())
-                .sink_arc(
-                    "limited",
-                    Recorder::new(),
-                    SinkOptions::builder()
-                        .rate_limit(1, Duration::from_secs(3600))
-                        .build()
-                        .unwrap(),
-                )
-                .default_route(
-                    Route::builder("ops")
-                        .group_by(["alertname"])
-                        .group_wait(Duration::ZERO)
-                        .build()
-                        .unwrap(),
-                )
-                .max_alerts(2)
-                .build()
-                .unwrap();
-            alerts.raise(Alert::new("A", Severity::Critical)).unwrap();
-            alerts.raise(Alert::new("B", Severity::Warning)).unwrap();
-            assert!(alerts.raise(Alert::new("C", Severity::Info)).is_err());
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            assert!(alerts.resolve("B", &Labels::new()));
-            // The gauges are set at the next flush (B's group, 5 min after its first).
-            tokio::time::sleep(Duration::from_secs(300)).await;
-        });
+    let m = MetricsSnapshot::record_paused(async {
+        let alerts = AlertManager::builder()
+            .sink_arc("ok", Recorder::new(), SinkOptions::default())
+            .sink("failing", Failing, SinkOptions::default())
+            .sink_arc(
+                "limited",
+                Recorder::new(),
+                SinkOptions::builder()
+                    .rate_limit(1, Duration::from_secs(3600))
+                    .build()
+                    .unwrap(),
+            )
+            .default_route(
+                Route::builder("ops")
+                    .group_by(["alertname"])
+                    .group_wait(Duration::ZERO)
+                    .build()
+                    .unwrap(),
+            )
+            .max_alerts(2)
+            .build()
+            .unwrap();
+        alerts.raise(Alert::new("A", Severity::Critical)).unwrap();
+        alerts.raise(Alert::new("B", Severity::Warning)).unwrap();
+        assert!(alerts.raise(Alert::new("C", Severity::Info)).is_err());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(alerts.resolve("B", &Labels::new()));
+        // The gauges are set at the next flush (B's group, 5 min after its first).
+        tokio::time::sleep(Duration::from_secs(300)).await;
     });
-    let m = MetricsSnapshot::of(&recorder);
     let raised = |severity| m.counter(names::ALERTS_RAISED, &[("severity", severity)]);
     assert_eq!(raised("critical"), Some(1));
     assert_eq!(raised("warning"), Some(1));

@@ -103,31 +103,22 @@ mod recovery {
 
     #[test]
     fn recoveries_actions_and_time_to_recover_are_recorded() {
-        let recorder = DebuggingRecorder::new();
-        metrics::with_local_recorder(&recorder, || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
+        let m = MetricsSnapshot::record_paused(async {
+            let registry = ServiceRegistry::new();
+            registry.register("db", Stubborn).unwrap();
+            let manager = RecoveryManager::builder(Arc::clone(&registry))
+                .ladder(
+                    Ladder::new()
+                        .level(Level::Soft, ["reconnect"])
+                        .level(Level::Emergency, [Action::Restart]),
+                )
                 .build()
                 .unwrap();
-            runtime.block_on(async {
-                let registry = ServiceRegistry::new();
-                registry.register("db", Stubborn).unwrap();
-                let manager = RecoveryManager::builder(Arc::clone(&registry))
-                    .ladder(
-                        Ladder::new()
-                            .level(Level::Soft, ["reconnect"])
-                            .level(Level::Emergency, [Action::Restart]),
-                    )
-                    .build()
-                    .unwrap();
-                let Reported::Started(ticket) = manager.report_failure("db", "x").unwrap() else {
-                    panic!("not started");
-                };
-                ticket.wait().await.unwrap();
-            });
+            let Reported::Started(ticket) = manager.report_failure("db", "x").unwrap() else {
+                panic!("not started");
+            };
+            ticket.wait().await.unwrap();
         });
-        let m = MetricsSnapshot::of(&recorder);
         assert_eq!(
             counter(
                 &m,

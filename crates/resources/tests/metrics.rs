@@ -54,29 +54,20 @@ fn stats_reach_the_metrics_facade() {
 /// when nothing reads `stats()`.
 #[test]
 fn maintenance_keeps_the_gauges_current() {
-    let recorder = DebuggingRecorder::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let manager: ResourceManager<u8> = ResourceManager::builder().build().unwrap();
-            manager
-                .add_pool("cpu", PoolConfig::builder().build().unwrap(), None)
-                .unwrap();
-            manager.add_resource("cpu", NewResource::new(0)).unwrap();
-            let maintenance = manager.spawn_maintenance(std::time::Duration::from_secs(1));
-            let _held = manager
-                .try_request("cpu", "worker", &Requirements::new())
-                .unwrap()
-                .unwrap();
-            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-            maintenance.abort();
-        });
+    let m = MetricsSnapshot::record_paused(async {
+        let manager: ResourceManager<u8> = ResourceManager::builder().build().unwrap();
+        manager
+            .add_pool("cpu", PoolConfig::builder().build().unwrap(), None)
+            .unwrap();
+        manager.add_resource("cpu", NewResource::new(0)).unwrap();
+        let maintenance = manager.spawn_maintenance(std::time::Duration::from_secs(1));
+        let _held = manager
+            .try_request("cpu", "worker", &Requirements::new())
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        maintenance.abort();
     });
-    let m = MetricsSnapshot::of(&recorder);
     assert_eq!(
         m.gauge(
             "hardening_resources",
